@@ -1,0 +1,1 @@
+"""Figures: candidate numbers, non-figure rejection, metric and status, the rule extractor."""

@@ -1,0 +1,133 @@
+"""Candidate figures: every number in a text with what is written around it.
+
+The grammar of a candidate (qualifier, number, range, scale, unit, qualifier) is built here from
+the units rules; nothing is decided about what the number means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import regex
+
+from extract.numbers import ARABIC_NUMBER, CHINESE_NUMERAL, normal_decimal, parse_number
+from schemas.rules import Units
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A number found in the (normalised) text; offsets are into that text."""
+
+    start: int  # the surface: number, scale, unit and attached qualifiers
+    end: int
+    num_start: int
+    num_end: int
+    value: Decimal | None
+    value_max: Decimal | None
+    unit: str
+    unit_classes: tuple[str, ...]
+    approx: bool
+    time: bool
+    chinese: bool  # written in Chinese numerals
+    placeholder: bool
+
+    @property
+    def bare(self) -> bool:
+        return not self.unit
+
+
+# A Chinese numeral glued to a preceding numeral character belongs to a longer word (十有四).
+_CN_GUARD = "零〇○一二三四五六七八九十百千万亿两"
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(regex.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+class CandidateFinder:
+    """Finds numbers with their unit, scale, range and approximation words."""
+
+    def __init__(self, units: Units) -> None:
+        self.unit_of: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+        for u in units.units:
+            for spelling in [u.unit, *u.aliases]:
+                self.unit_of[spelling] = (u.unit, tuple(u.classes), u.time)
+        self.scales = units.scales
+        placeholder = "|".join(f"(?:{p})" for p in units.placeholders)
+        number = rf"(?:{ARABIC_NUMBER}|{CHINESE_NUMERAL}|{placeholder})"
+        scale = f"(?:{_alternation(list(self.scales))})"
+        after_num = f"(?:{_alternation([w for w in units.approx_after if len(w) == 1])})"
+        self.pattern = regex.compile(
+            rf"""
+            (?P<before>(?:{_alternation(units.approx_before)})\s*)?
+            (?<![0-9.,A-Za-z{_CN_GUARD}])
+            (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))(?P<scale1>{scale}{{0,2}})
+            (?:\s*(?P<join>{_alternation(units.range_joiners)})\s*(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
+            (?![0-9.])
+            (?P<mid>{after_num})?
+            (?P<scale3>{scale}{{0,2}})
+            (?:[ \u00a0]?(?P<unit>{_alternation(list(self.unit_of))}))?
+            (?P<after>{_alternation(units.approx_after)})?
+            """,
+            regex.VERBOSE,
+        )
+        self.placeholder = regex.compile(placeholder)
+
+    def __call__(self, text: str) -> list[Candidate]:
+        found = []
+        for hit in self.pattern.finditer(text):
+            cand = self._read(hit)
+            if cand is not None:
+                found.append(cand)
+        return found
+
+    def _read(self, hit: regex.Match[str]) -> Candidate | None:
+        num = hit.group("num")
+        chinese = bool(regex.match(CHINESE_NUMERAL, num))
+        placeholder = bool(self.placeholder.fullmatch(num))
+        unit_text = hit.group("unit")
+        pct = hit.group("pct")
+        if pct:
+            unit, classes, time = "%", ("percent",), False
+            if unit_text:  # 百分之九十人: the unit is not the figure's; stop before it
+                unit_text = None
+        elif unit_text:
+            unit, classes, time = self.unit_of[unit_text]
+        else:
+            unit, classes, time = "", (), False
+        if (chinese or placeholder) and not unit:
+            return None  # 一些, 十有四上墙, XX镇: a Chinese numeral or placeholder counts only with its unit
+        scale = hit.group("scale1") + hit.group("scale3")
+        if scale and not unit and not hit.group("mid"):
+            # 3万 alone is rare as a figure and common in names (万名干部): keep only with a unit.
+            return None
+        value = None if placeholder else self._value(num, scale, pct)
+        value_max = None
+        if hit.group("num2"):
+            value_max = self._value(hit.group("num2"), (hit.group("scale2") or "") + hit.group("scale3"), pct)
+            if value is None or value_max is None or value_max <= value:
+                value_max = None
+        start = hit.start("pct") if pct else hit.start("num")
+        if hit.group("before"):
+            start = hit.start("before")
+        end = hit.end()
+        if not unit_text and not hit.group("after") and not hit.group("mid"):
+            end = hit.end("num2") if hit.group("num2") else hit.end("num")
+            end = max(end, hit.end("scale1"), hit.end("scale3") if hit.group("scale3") else 0)
+        approx = bool(hit.group("before") or hit.group("mid") or hit.group("after"))
+        return Candidate(
+            start=start, end=end, num_start=hit.start("num"), num_end=hit.end("num"),
+            value=value, value_max=value_max, unit=unit, unit_classes=classes,
+            approx=approx, time=time, chinese=chinese, placeholder=placeholder,
+        )
+
+    def _value(self, num: str, scale: str, pct: str | None) -> Decimal | None:
+        if pct and num == "百":
+            return Decimal(100)
+        value = parse_number(num)
+        if value is None:
+            return None
+        for ch in scale:
+            value *= self.scales[ch]
+        return normal_decimal(value)

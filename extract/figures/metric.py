@@ -1,0 +1,108 @@
+"""Assigning a metric to a figure from the cue words around it (rules/patterns/*.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from extract.figures.candidates import Candidate
+from schemas.rules import MetricRule, Taxonomy
+
+# How the score of a cue is made (lower is better): characters between cue and number, less a
+# bonus for the rule's priority and the cue's length; a cue after the number costs a little more.
+PRIORITY_WEIGHT = 2.0
+CUE_LENGTH_WEIGHT = 0.5
+CUE_LENGTH_CAP = 8
+AFTER_PENALTY = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMatch:
+    rule_id: str
+    metric: str
+    cue: str
+    cue_start: int
+    cue_end: int
+    distance: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rule: MetricRule
+    cues: regex.Pattern[str]
+    context: regex.Pattern[str] | None
+    block: regex.Pattern[str] | None
+    accepted: frozenset[str]
+
+
+def _phrases(words: list[str]) -> regex.Pattern[str]:
+    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+class MetricAssigner:
+    """Scores every metric rule against a candidate and its sentence; the best match wins."""
+
+    def __init__(self, rules: tuple[MetricRule, ...], taxonomy: Taxonomy) -> None:
+        self.compiled = []
+        for rule in rules:
+            metric = taxonomy.metrics[rule.metric]
+            cues = (regex.compile("|".join(f"(?:{c})" for c in rule.cues)) if rule.kind == "regex"
+                    else _phrases(rule.cues))
+            self.compiled.append(_Compiled(
+                rule=rule,
+                cues=cues,
+                context=_phrases(rule.context) if rule.context else None,
+                block=_phrases(rule.block) if rule.block else None,
+                accepted=frozenset({metric.unit_class, *metric.also}),
+            ))
+
+    def matches(self, cand: Candidate, text: str, sent_start: int, sent_end: int,
+                unit_classes: dict[str, tuple[str, ...]]) -> list[MetricMatch]:
+        """Every rule that claims ``cand``, best first."""
+        found: list[MetricMatch] = []
+        left = text[sent_start : cand.start]
+        right = text[cand.end : sent_end]
+        sentence = text[sent_start:sent_end]
+        for c in self.compiled:
+            rule = c.rule
+            if not self._unit_fits(c, cand):
+                continue
+            if c.context is not None and not c.context.search(sentence):
+                continue
+            best: MetricMatch | None = None
+            if rule.side in ("before", "either"):
+                for hit in c.cues.finditer(left, overlapped=True):
+                    distance = len(left) - hit.end()
+                    if distance > rule.window or (c.block and c.block.search(left, hit.end())):
+                        continue
+                    score = self._score(rule, hit.group(), distance, after=False)
+                    if best is None or score < best.score:
+                        best = MetricMatch(rule.id, rule.metric, hit.group(), sent_start + hit.start(),
+                                           sent_start + hit.end(), distance, score)
+            if rule.side in ("after", "either"):
+                for hit in c.cues.finditer(right, overlapped=True):
+                    distance = hit.start()
+                    if distance > rule.window or (c.block and c.block.search(right, 0, hit.start())):
+                        continue
+                    score = self._score(rule, hit.group(), distance, after=True)
+                    if best is None or score < best.score:
+                        best = MetricMatch(rule.id, rule.metric, hit.group(), cand.end + hit.start(),
+                                           cand.end + hit.end(), distance, score)
+            if best is not None:
+                found.append(best)
+        return sorted(found, key=lambda m: m.score)
+
+    @staticmethod
+    def _unit_fits(c: _Compiled, cand: Candidate) -> bool:
+        if not cand.unit:
+            return True  # the measure word was lost: the cue alone decides
+        if c.rule.units:
+            return cand.unit in c.rule.units
+        return bool(c.accepted.intersection(cand.unit_classes))
+
+    @staticmethod
+    def _score(rule: MetricRule, cue: str, distance: int, after: bool) -> float:
+        return (distance - PRIORITY_WEIGHT * rule.priority - CUE_LENGTH_WEIGHT * min(len(cue), CUE_LENGTH_CAP)
+                + (AFTER_PENALTY if after else 0.0))

@@ -1,0 +1,55 @@
+"""Rejecting numbers that are not figures: dates, ordinals, names, thresholds, codes."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import regex
+
+from schemas.rules import NonFigures
+
+
+@dataclass(frozen=True, slots=True)
+class NonFigureSpan:
+    start: int
+    end: int
+    rule_id: str
+    reason: str
+
+
+class NonFigureFinder:
+    """Marks every span of a text that a non-figure rule claims; a number inside one is rejected."""
+
+    def __init__(self, rules: NonFigures) -> None:
+        self.rules: list[tuple[str, str, regex.Pattern[str]]] = []
+        for rule in rules.rules:
+            if rule.kind == "phrase":
+                body = "|".join(regex.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))
+            else:
+                body = "|".join(f"(?:{p})" for p in rule.patterns)
+            self.rules.append((rule.id, rule.reason, regex.compile(body, regex.MULTILINE)))
+
+    def spans(self, text: str) -> SpanIndex:
+        found = []
+        for rule_id, reason, pattern in self.rules:
+            for hit in pattern.finditer(text, overlapped=False):
+                if hit.end() > hit.start():
+                    found.append(NonFigureSpan(hit.start(), hit.end(), rule_id, reason))
+        return SpanIndex(found)
+
+
+class SpanIndex:
+    """Spans sorted by start, asked "which span holds position p?"."""
+
+    def __init__(self, spans: list[NonFigureSpan]) -> None:
+        self.spans = sorted(spans, key=lambda s: (s.start, -s.end))
+        self.starts = [s.start for s in self.spans]
+
+    def at(self, pos: int) -> NonFigureSpan | None:
+        # Spans are short (a name, a date): look back over the few that start before pos.
+        i = bisect.bisect_right(self.starts, pos)
+        for span in reversed(self.spans[max(0, i - 40) : i]):
+            if span.start <= pos < span.end:
+                return span
+        return None

@@ -1,0 +1,82 @@
+"""Whether a figure is actual, a plan for a later period, or a prior-period baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from schemas.rules import StatusRules
+
+
+def _phrases(words: list[str]) -> regex.Pattern[str]:
+    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusDecision:
+    status: str
+    cue: str | None  # the word or section heading that decided it
+
+
+class StatusAssigner:
+    def __init__(self, rules: StatusRules) -> None:
+        self.rules = rules
+        self.plan = _phrases(rules.plan_cues)
+        self.plan_exceptions = _phrases(rules.plan_cue_exceptions) if rules.plan_cue_exceptions else None
+        self.blockers = _phrases(rules.plan_blockers)
+        self.prior = _phrases(rules.prior_cues)
+        self.change = _phrases(rules.change_words)
+        self.sections = [regex.compile(p, regex.MULTILINE) for p in rules.plan_sections]
+        self.heading = regex.compile(rules.section_heading, regex.MULTILINE)
+        self.breaks = set(rules.clause_breaks)
+
+    def plan_sections(self, text: str) -> list[tuple[int, int, str]]:
+        """Spans of ``text`` under a heading about later periods (下一步工作, 明年工作思路…)."""
+        spans = []
+        for pattern in self.sections:
+            for hit in pattern.finditer(text):
+                nxt = self.heading.search(text, hit.end())
+                spans.append((hit.start(), nxt.start() if nxt else len(text), hit.group().strip()))
+        return spans
+
+    def __call__(self, text: str, start: int, end: int, sections: list[tuple[int, int, str]],
+                 default: str = "actual") -> StatusDecision:
+        prior = self._prior(text, start)
+        if prior:
+            return StatusDecision("prior", prior)
+        clause_start = start
+        while clause_start > 0 and text[clause_start - 1] not in self.breaks:
+            clause_start -= 1
+        cue = self._plan_cue(text, clause_start, start)
+        if cue:
+            return StatusDecision("plan", cue)
+        for s, e, heading in sections:
+            if s <= start < e:
+                return StatusDecision("plan", heading)
+        return StatusDecision(default, None)
+
+    def _plan_cue(self, text: str, clause_start: int, start: int) -> str | None:
+        left = text[clause_start:start]
+        skip = [m.span() for m in self.plan_exceptions.finditer(left)] if self.plan_exceptions else []
+        last = None
+        for hit in self.plan.finditer(left, overlapped=True):
+            if any(s <= hit.start() < e for s, e in skip):
+                continue
+            last = hit
+        if last is None or self.blockers.search(left, last.end()):
+            return None
+        return last.group()
+
+    def _prior(self, text: str, start: int) -> str | None:
+        window_start = max(0, start - self.rules.prior_window - 4)
+        left = text[window_start:start]
+        best = None
+        for hit in self.prior.finditer(left):
+            between = left[hit.end():]
+            if len(between) > self.rules.prior_window or any(b in between for b in self.breaks):
+                continue
+            if self.change.search(between):
+                continue
+            best = hit.group()
+        return best

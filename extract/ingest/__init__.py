@@ -1,0 +1,412 @@
+"""Ingest: from files and folders on disk to :class:`~schemas.documents.RawDocument`.
+
+The public surface:
+
+* :data:`SUPPORTED` — the file suffixes read.
+* :class:`Limits` — size and shape limits for files, archives and folder walks.
+* :class:`IngestError` — raised by the readers; ``.stage`` and ``.reason`` go to an
+  :class:`~schemas.documents.ErrorRow` unchanged.
+* :func:`iter_inputs` — walk files and folders; yields :class:`InputItem` or ``ErrorRow``,
+  never raises.
+* :func:`read_path` / :func:`read_bytes` — read one input. They return a :class:`ReadResult`
+  ``(documents, errors)``: an archive can yield good documents *and* refused members, and
+  both are kept. A failure of the whole input raises :class:`IngestError`.
+* :func:`read_inputs` — the two above together: yields ``RawDocument`` or ``ErrorRow`` and
+  never raises for a bad input.
+* :func:`load_ingest_rules` — the chrome word list of ``rules/ingest.yaml``.
+
+Readers import their third-party libraries lazily, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.documents import ErrorRow, RawDocument
+
+if TYPE_CHECKING:
+    from extract.resources import Traversable
+
+__all__ = [
+    "SUPPORTED",
+    "IngestError",
+    "IngestRules",
+    "InputItem",
+    "Limits",
+    "ReadResult",
+    "iter_inputs",
+    "load_ingest_rules",
+    "read_bytes",
+    "read_inputs",
+    "read_path",
+]
+
+logger = logging.getLogger(__name__)
+
+#: suffix (lower case, with the dot) -> the ``format`` recorded on the document
+FORMATS: dict[str, str] = {
+    ".txt": "txt",
+    ".md": "md",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".zip": "zip",
+}
+SUPPORTED: frozenset[str] = frozenset(FORMATS)
+
+_MIB = 1024 * 1024
+
+
+class IngestError(Exception):
+    """An input that cannot be read.
+
+    ``stage`` is ``"ingest"`` (container, limits, structure) or ``"decode"`` (text encoding);
+    ``reason`` is a sentence a person can act on.
+
+    >>> err = IngestError("ingest", "empty file")
+    >>> err.stage, err.reason, str(err)
+    ('ingest', 'empty file', 'ingest: empty file')
+    """
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason
+
+    def to_row(self, path: str) -> ErrorRow:
+        return ErrorRow(path=path, stage=self.stage, reason=self.reason)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits applied while reading; the defaults suit real document collections.
+
+    ``max_zip_ratio`` is checked for every member larger than ``ratio_floor_bytes`` (small
+    members of repeated whitespace compress very well and are harmless).
+    ``max_zip_depth`` counts archive levels: 2 allows one zip inside another.
+    """
+
+    max_file_bytes: int = 200 * _MIB
+    max_zip_entries: int = 10_000
+    max_zip_total_bytes: int = 1024 * _MIB
+    max_zip_ratio: float = 200.0
+    ratio_floor_bytes: int = 1 * _MIB
+    max_zip_depth: int = 2
+    max_dir_depth: int = 64
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """A file found by :func:`iter_inputs`: where it is, and the path to record for it."""
+
+    path: Path
+    source_path: str
+
+
+class ReadResult(NamedTuple):
+    """What reading one input gave: documents, and members that were refused or failed."""
+
+    documents: list[RawDocument]
+    errors: list[ErrorRow]
+
+
+class IngestRules(BaseModel):
+    """``rules/ingest.yaml``: what counts as page chrome in HTML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["ingest"]
+    chrome_tags: tuple[str, ...] = Field(min_length=1, description="elements dropped wherever they sit")
+    page_tags: tuple[str, ...] = Field(
+        default=(), description="elements dropped unless inside <article> or <main> (page header/footer)"
+    )
+    chrome_words: tuple[str, ...] = Field(min_length=1, description="id/class/role words marking chrome")
+
+    @field_validator("chrome_tags", "page_tags", "chrome_words")
+    @classmethod
+    def _lower_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        lowered = tuple(v.strip().lower() for v in value)
+        if any(not v for v in lowered):
+            raise ValueError("empty entry")
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("duplicate entry")
+        return lowered
+
+
+class RulesFileError(ValueError):
+    """A rules file that does not load or validate; the message names the file and field."""
+
+
+def load_ingest_rules(path: Traversable | Path | None = None) -> IngestRules:
+    """Load and validate ``rules/ingest.yaml`` (or ``path``)."""
+    if path is None:
+        from extract.resources import rules_path
+
+        path = rules_path("ingest.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return IngestRules.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesFileError(f"{path}: cannot load: {exc}") from exc
+    except ValueError as exc:  # pydantic.ValidationError
+        errors = getattr(exc, "errors", None)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()) if errors else exc
+        raise RulesFileError(f"{path}: {detail}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def default_ingest_rules() -> IngestRules:
+    """The packaged ``ingest.yaml``, loaded once."""
+    return load_ingest_rules()
+
+
+# --------------------------------------------------------------------------------------------
+# walking
+
+
+def _error(path: str, reason: str, stage: str = "ingest") -> ErrorRow:
+    return ErrorRow(path=path, stage=stage, reason=reason)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    return exc.strerror or str(exc) or exc.__class__.__name__
+
+
+def iter_inputs(
+    paths: Iterable[str | os.PathLike[str]], limits: Limits | None = None
+) -> Iterator[InputItem | ErrorRow]:
+    """Yield every readable input under ``paths``, or an :class:`ErrorRow` for one that isn't.
+
+    Paths are taken in the order given; folders are walked recursively in sorted name order.
+    Inside a folder, hidden entries (name starting with ``.``) and files whose suffix is not in
+    :data:`SUPPORTED` are skipped; a file named explicitly is never skipped, so an unsupported
+    one yields an ``ErrorRow``. Symbolic links are followed, but a folder (or file) whose real
+    path was already visited is not visited again, so link loops end. OS errors (permissions,
+    vanished files) become ``ErrorRow`` s.
+    """
+    limits = limits or Limits()
+    seen: set[str] = set()
+    for given in paths:
+        text = os.fspath(given)
+        path = Path(text)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            reason = "broken symbolic link" if path.is_symlink() else _os_reason(exc)
+            yield _error(text, reason)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(path, text, 0, limits, seen)
+        elif stat.S_ISREG(st.st_mode):
+            if path.suffix.lower() not in SUPPORTED:
+                yield _error(
+                    text,
+                    f"unsupported file type {path.suffix or '(no suffix)'!r}; "
+                    f"supported: {', '.join(sorted(SUPPORTED))}",
+                )
+                continue
+            real = os.path.realpath(path)
+            if real in seen:
+                logger.debug("skipping %s: already read as %s", text, real)
+                continue
+            seen.add(real)
+            yield InputItem(path=path, source_path=text)
+        else:
+            yield _error(text, "not a regular file or folder")
+
+
+def _walk(
+    folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]
+) -> Iterator[InputItem | ErrorRow]:
+    real = os.path.realpath(folder)
+    if real in seen:
+        logger.info("not following %s again (real path %s already visited)", shown, real)
+        return
+    seen.add(real)
+    if depth > limits.max_dir_depth:
+        yield _error(shown, f"folder nesting deeper than {limits.max_dir_depth} levels; not read")
+        return
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield _error(shown, f"cannot list folder: {_os_reason(exc)}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        child = os.path.join(shown, entry.name)
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError as exc:
+            yield _error(child, _os_reason(exc))
+            continue
+        if is_dir:
+            yield from _walk(Path(entry.path), child, depth + 1, limits, seen)
+            continue
+        if Path(entry.name).suffix.lower() not in SUPPORTED:
+            continue
+        if not is_file:
+            reason = "broken symbolic link" if entry.is_symlink() else "not a regular file"
+            yield _error(child, reason)
+            continue
+        real_file = os.path.realpath(entry.path)
+        if real_file in seen:
+            logger.debug("skipping %s: already read as %s", child, real_file)
+            continue
+        seen.add(real_file)
+        yield InputItem(path=Path(entry.path), source_path=child)
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_path(
+    path: str | os.PathLike[str],
+    limits: Limits | None = None,
+    *,
+    source_path: str | None = None,
+    rules: IngestRules | None = None,
+) -> ReadResult:
+    """Read one file by its suffix.
+
+    Returns ``ReadResult(documents, errors)``: one document for a plain file; for a zip, one
+    per good member plus an ``ErrorRow`` per refused or unreadable member. Raises
+    :class:`IngestError` when the file as a whole cannot be read.
+    """
+    limits = limits or Limits()
+    path = Path(path)
+    shown = source_path if source_path is not None else os.fspath(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError("ingest", f"unsupported file type {suffix or '(no suffix)'!r}")
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise IngestError(
+                "ingest", f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit"
+            )
+        with path.open("rb") as fh:
+            data = fh.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        raise IngestError("ingest", f"cannot read file: {_os_reason(exc)}") from exc
+    if len(data) > limits.max_file_bytes:
+        raise IngestError("ingest", f"file is over the {_size(limits.max_file_bytes)} limit")
+    return read_bytes(data, suffix, shown, limits, rules=rules)
+
+
+def read_bytes(
+    data: bytes,
+    suffix: str,
+    source_path: str,
+    limits: Limits | None = None,
+    *,
+    rules: IngestRules | None = None,
+    depth: int = 0,
+) -> ReadResult:
+    """Read ``data`` as a file with ``suffix`` (``".txt"``, ``".zip"``, …).
+
+    ``depth`` is the number of archives ``data`` sits in (0 for a file on disk).
+    """
+    limits = limits or Limits()
+    suffix = suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        raise IngestError("ingest", f"unsupported file type {suffix or '(no suffix)'!r}")
+    if fmt == "zip":
+        from extract.ingest.archive import read_zip
+
+        return read_zip(data, source_path, limits, rules=rules, depth=depth + 1)
+    if not data:
+        raise IngestError("ingest", "empty file")
+    if fmt in ("txt", "md"):
+        from extract.ingest.text import read_text
+
+        doc = read_text(data, source_path, fmt=fmt)
+    elif fmt == "docx":
+        from extract.ingest.docx import read_docx
+
+        doc = read_docx(data, source_path, limits)
+    elif fmt == "html":
+        from extract.ingest.html import read_html
+
+        doc = read_html(data, source_path, rules or default_ingest_rules())
+    else:
+        from extract.ingest.pdf import read_pdf
+
+        doc = read_pdf(data, source_path)
+    return ReadResult([doc], [])
+
+
+def read_inputs(
+    paths: Iterable[str | os.PathLike[str]],
+    limits: Limits | None = None,
+    *,
+    rules: IngestRules | None = None,
+) -> Iterator[RawDocument | ErrorRow]:
+    """Walk ``paths`` and read everything found; a bad input becomes an ``ErrorRow``.
+
+    Only :class:`IngestError` is turned into a row: any other exception is a bug and propagates.
+    """
+    limits = limits or Limits()
+    for item in iter_inputs(paths, limits):
+        if isinstance(item, ErrorRow):
+            logger.warning("skipped %s: %s", item.path, item.reason)
+            yield item
+            continue
+        try:
+            result = read_path(item.path, limits, source_path=item.source_path, rules=rules)
+        except IngestError as exc:
+            logger.warning("could not read %s: %s", item.source_path, exc.reason)
+            yield exc.to_row(item.source_path)
+            continue
+        yield from result.documents
+        for row in result.errors:
+            logger.warning("could not read %s: %s", row.path, row.reason)
+        yield from result.errors
+
+
+def _size(n: int) -> str:
+    """
+    >>> _size(200 * 1024 * 1024), _size(1536), _size(12)
+    ('200 MiB', '1.5 KiB', '12 bytes')
+    """
+    if n >= _MIB:
+        value, unit = n / _MIB, "MiB"
+    elif n >= 1024:
+        value, unit = n / 1024, "KiB"
+    else:
+        return f"{n} bytes"
+    return f"{value:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+
+
+def sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def normalise_newlines(text: str) -> str:
+    r"""Turn ``\r\n`` and lone ``\r`` into ``\n``.
+
+    >>> normalise_newlines("a\r\nb\rc\n")
+    'a\nb\nc\n'
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,0 +1,117 @@
+"""The stages in order: read → prepare (normalise, split, describe) → extract figures.
+
+``extract_text`` runs on one string; ``extract_paths`` on files and folders, streaming results
+document by document so memory stays flat whatever the archive's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from extract.figures.extractor import Extraction, RuleExtractor
+from extract.ingest import IngestError, Limits, iter_inputs, read_path
+from extract.rules import RuleSet, load_rules
+from extract.text.documents import DocumentPreparer, PreparedDocument
+from schemas.documents import DocumentMeta, ErrorRow, RawDocument
+from schemas.figures import Figure, Rejected
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocumentResult:
+    """Everything extracted from one document."""
+
+    document: DocumentMeta
+    figures: list[Figure] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class Pipeline:
+    """The loaded rules and compiled stages, built once and reused for every document."""
+
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self.rules = rules or load_rules()
+        self.prepare = DocumentPreparer(self.rules)
+        self.extractor = RuleExtractor(self.rules)
+
+    def run_raw(self, raw: RawDocument) -> list[DocumentResult]:
+        results = []
+        for doc in self.prepare(raw):
+            extraction = self.extractor(doc)
+            results.append(DocumentResult(doc.meta, extraction.figures, extraction.rejected))
+        return results
+
+    def explain(self, raw: RawDocument) -> list[tuple[PreparedDocument, Extraction]]:
+        return [(doc, self.extractor(doc)) for doc in self.prepare(raw)]
+
+
+@lru_cache(maxsize=1)
+def default_pipeline() -> Pipeline:
+    return Pipeline()
+
+
+def raw_from_text(text: str, doc_id: str = "text", source_path: str | None = None) -> RawDocument:
+    return RawDocument(source_path=source_path or f"{doc_id}.txt", text=text, format="text",
+                       encoding=None, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def extract_text(text: str, doc_id: str = "text", pipeline: Pipeline | None = None) -> list[Figure]:
+    """The figures in ``text``; a compilation gives ids ``doc_id#N``.
+
+    >>> [(f.surface, f.metric) for f in extract_text("签订工资专项集体合同31份，覆盖企业76家，覆盖职工3697人。")]
+    [('31份', 'cb.wage_contracts'), ('76家', 'cb.enterprises_covered'), ('3697人', 'cb.workers_covered')]
+    """
+    pipe = pipeline or default_pipeline()
+    figures: list[Figure] = []
+    for doc in pipe.prepare(raw_from_text(text, doc_id), stem=doc_id):
+        figures.extend(pipe.extractor(doc).figures)
+    return figures
+
+
+def read_all(paths: Iterable[Path | str], limits: Limits | None = None) -> Iterator[RawDocument | ErrorRow]:
+    """Every document under ``paths``; an input that fails in any way becomes an ErrorRow."""
+    limits = limits or Limits()
+    for item in iter_inputs(paths, limits):
+        if isinstance(item, ErrorRow):
+            yield item
+            continue
+        try:
+            result = read_path(item.path, limits, source_path=item.source_path)
+        except IngestError as exc:
+            yield exc.to_row(item.source_path)
+            continue
+        except Exception as exc:  # a reader bug on one file must not stop the batch
+            log.exception("reader failed on %s", item.source_path)
+            yield ErrorRow(path=item.source_path, stage="ingest", reason=f"{type(exc).__name__}: {exc}")
+            continue
+        yield from result.documents
+        yield from result.errors
+
+
+def process(item: RawDocument | ErrorRow, pipeline: Pipeline) -> list[DocumentResult] | ErrorRow:
+    """One read input through the pipeline; an unexpected failure becomes an ErrorRow."""
+    if isinstance(item, ErrorRow):
+        return item
+    try:
+        return pipeline.run_raw(item)
+    except Exception as exc:  # one bad document must never stop a batch
+        log.exception("extraction failed for %s", item.source_path)
+        return ErrorRow(path=item.source_path, stage="extract", reason=f"{type(exc).__name__}: {exc}")
+
+
+def iter_results(paths: Iterable[Path | str], pipeline: Pipeline | None = None,
+                 limits: Limits | None = None) -> Iterator[DocumentResult | ErrorRow]:
+    """Read, prepare and extract every input under ``paths``, one document at a time."""
+    pipe = pipeline or default_pipeline()
+    for item in read_all(paths, limits):
+        out = process(item, pipe)
+        if isinstance(out, ErrorRow):
+            yield out
+        else:
+            yield from out

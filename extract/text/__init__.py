@@ -1,0 +1,1 @@
+"""Text stages: normalisation with an offset map, furniture removal, splitting, metadata."""

@@ -1,0 +1,73 @@
+"""From one raw input to its documents: normalise, split, blank furniture, describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from extract.rules import RuleSet
+from extract.text.furniture import FurnitureRemover
+from extract.text.metadata import Describer
+from extract.text.normalise import MappedText, normalise
+from extract.text.script import detect_script, to_simplified_table
+from extract.text.split import Splitter
+from schemas.documents import DocumentMeta, RawDocument
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """One document ready for extraction: its row, the original text, and the matching text."""
+
+    meta: DocumentMeta
+    original: str  # the whole input's original text: every offset points into it
+    text: MappedText  # normalised, furniture blanked, for this document only
+
+
+def doc_stem(source_path: str) -> str:
+    """The document id stem: the file name without its suffix (zip members: the member's).
+
+    >>> doc_stem("a/b/seed.txt"), doc_stem("arch.zip!/dir/x.docx")
+    ('seed', 'x')
+    """
+    return PurePosixPath(source_path.replace("\\", "/").split("!/")[-1]).stem
+
+
+class DocumentPreparer:
+    """Holds the compiled text-stage rules; ``preparer(raw)`` gives the documents in one input."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.splitter = Splitter(rules.documents)
+        self.furniture = FurnitureRemover(rules.furniture)
+        self.describer = Describer(rules.documents)
+
+    def __call__(self, raw: RawDocument, stem: str | None = None) -> list[PreparedDocument]:
+        stem = stem or doc_stem(raw.source_path)
+        script = detect_script(raw.text)
+        table = to_simplified_table() if script in ("traditional", "mixed") else None
+        mapped = normalise(raw.text, table)
+        out = []
+        for span in self.splitter(mapped.text):
+            part, _ = self.furniture(mapped.slice(span.start, span.end))
+            described = self.describer(part.text, span.heading, raw.title_hint)
+            start, end = part.span(0, len(part.text)) if part.text else (part.index[0], part.index[0])
+            meta = DocumentMeta(
+                doc_id=stem if span.number is None else f"{stem}#{span.number}",
+                source_path=raw.source_path,
+                part=span.number,
+                start=start,
+                end=end,
+                title=described.title,
+                doc_type=described.doc_type,  # type: ignore[arg-type]
+                organisation=described.organisation,
+                org_level=described.org_level,
+                region=described.region,
+                period_year=described.period_year,
+                report_date=described.report_date,
+                script=script,
+                encoding=raw.encoding,
+                format=raw.format,
+                chars=end - start,
+                sha256=raw.sha256,
+            )
+            out.append(PreparedDocument(meta, raw.text, part))
+        return out

@@ -1,0 +1,137 @@
+"""What a document says about itself: title, type, organisation, level, region, year, date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import regex
+
+from extract.numbers import chinese_to_int
+from schemas.rules import DocumentRules
+
+_TITLE_MAX = 60
+_END_PUNCT = "。；;,，:：!！?？"
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    title: str | None
+    doc_type: str
+    organisation: str | None
+    org_level: str | None
+    region: str | None
+    period_year: int | None
+    report_date: date | None
+
+
+class Describer:
+    """Reads the metadata of one document (a normalised, furniture-free text) by ``rules``."""
+
+    def __init__(self, rules: DocumentRules) -> None:
+        self.rules = rules
+        self.org = regex.compile(rules.organisation)
+        self.region = regex.compile(rules.region)
+        self.years = [regex.compile(p, regex.MULTILINE) for p in rules.year]
+        self.date = regex.compile(rules.date)
+        self.heading_line = [regex.compile(p, regex.MULTILINE) for p in rules.part_heading]
+
+    def __call__(self, text: str, heading: str | None = None, title_hint: str | None = None) -> Described:
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        body_lines = lines[1:] if heading and lines else lines
+        title = heading or self._title(body_lines) or (title_hint.strip() if title_hint else None)
+        head = "\n".join(body_lines[:3])[:400]
+        tail = body_lines[-8:]
+        organisation = self._organisation([title or "", *reversed(tail), head])
+        report_date = self._report_date(tail)
+        return Described(
+            title=title,
+            doc_type=self._doc_type(title or "", "\n".join(body_lines)),
+            organisation=organisation,
+            org_level=self._level(organisation),
+            region=self._region(organisation),
+            period_year=self._year(title or "", head, report_date),
+            report_date=report_date,
+        )
+
+    @staticmethod
+    def _title(lines: list[str]) -> str | None:
+        if lines and len(lines[0]) <= _TITLE_MAX and lines[0][-1] not in _END_PUNCT:
+            return lines[0]
+        return None
+
+    def _doc_type(self, title: str, body: str) -> str:
+        opening = body[:800]
+        for rule in self.rules.doc_types:
+            if any(cue in title for cue in rule.title_cues):
+                return self._union_check(rule.doc_type, body)
+        for rule in self.rules.doc_types:
+            if any(cue in opening for cue in rule.body_cues):
+                return self._union_check(rule.doc_type, body)
+        return "other"
+
+    def _union_check(self, doc_type: str, body: str) -> str:
+        if doc_type != "work_summary":
+            return doc_type
+        mentions = sum(body.count(word) for word in self.rules.union_words)
+        # A union summary mentions its subject on most paragraphs; a handful in a long text is not one.
+        return "work_summary" if mentions * 400 >= len(body) else "non_union_summary"
+
+    def _organisation(self, places: list[str]) -> str | None:
+        for place in places:
+            hit = self.org.search(place)
+            if hit:
+                return hit.group("org")
+        return None
+
+    def _level(self, organisation: str | None) -> str | None:
+        if not organisation:
+            return None
+        best: tuple[int, int, str] | None = None
+        for level, endings in self.rules.org_levels.items():
+            for ending in endings:
+                pos = organisation.rfind(ending)
+                if pos >= 0:
+                    key = (pos + len(ending), len(ending), level)
+                    if best is None or key[:2] > best[:2]:
+                        best = key
+        return best[2] if best else None
+
+    def _region(self, organisation: str | None) -> str | None:
+        hit = self.region.search(organisation or "")
+        return hit.group("region") if hit else None
+
+    def _year(self, title: str, head: str, report_date: date | None) -> int | None:
+        for place in (title, head):
+            for pattern in self.years:
+                hit = pattern.search(place)
+                if hit:
+                    value = hit.group("year")
+                    return int(value) if value.isdigit() else None  # 20XX: stated, but withheld
+        if report_date:
+            # A summary dated early in a year reports on the year before.
+            return report_date.year if report_date.month >= 7 else report_date.year - 1
+        return None
+
+    def _report_date(self, tail: list[str]) -> date | None:
+        for line in reversed(tail):
+            for hit in reversed(list(self.date.finditer(line))):
+                found = _to_date(hit.group("y"), hit.group("m"), hit.group("d"))
+                if found:
+                    return found
+        return None
+
+
+def _to_date(y: str, m: str, d: str) -> date | None:
+    """Build a date from Arabic or Chinese-numeral parts.
+
+    >>> _to_date("二00九", "十二", "七"), _to_date("二○一○", "十二", "十")
+    (datetime.date(2009, 12, 7), datetime.date(2010, 12, 10))
+    """
+    parts = [int(p) if p.isdigit() else chinese_to_int(p) for p in (y, m, d)]
+    if any(p is None for p in parts):
+        return None
+    try:
+        return date(*parts)  # type: ignore[arg-type]
+    except ValueError:
+        return None

@@ -1,0 +1,59 @@
+"""Which script a text is written in, and the Traditional → Simplified table.
+
+The table comes from OpenCC's character dictionary (opencc-python-reimplemented ships it), used
+character by character so that conversion never changes the length of the text.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+from typing import Literal
+
+Script = Literal["simplified", "traditional", "mixed", "none"]
+
+
+def _read_dictionary(name: str) -> dict[str, str]:
+    text = (files("opencc") / "dictionary" / name).read_text(encoding="utf-8")
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        source, _, targets = line.partition("\t")
+        target = targets.split(" ", 1)[0]
+        if len(source) == 1 and len(target) == 1 and source != target:
+            table[source] = target
+    return table
+
+
+@lru_cache(maxsize=1)
+def to_simplified_table() -> dict[int, str]:
+    """A ``str.translate`` table from Traditional to Simplified characters.
+
+    >>> "工會會員".translate(to_simplified_table())
+    '工会会员'
+    """
+    return {ord(k): v for k, v in _read_dictionary("TSCharacters.txt").items()}
+
+
+@lru_cache(maxsize=1)
+def _simplified_only() -> frozenset[str]:
+    return frozenset(_read_dictionary("STCharacters.txt"))
+
+
+def detect_script(text: str) -> Script:
+    """Tell Simplified from Traditional by counting characters that exist in only one script.
+
+    >>> detect_script("工會會員大會"), detect_script("工会会员大会"), detect_script("2014")
+    ('traditional', 'simplified', 'none')
+    """
+    traditional_chars = to_simplified_table()
+    simplified_chars = _simplified_only()
+    trad = sum(1 for ch in text if ord(ch) in traditional_chars)
+    simp = sum(1 for ch in text if ch in simplified_chars)
+    if trad == 0 and simp == 0:
+        han = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        return "simplified" if han else "none"
+    if trad >= 4 * max(simp, 1) or (simp == 0 and trad > 0):
+        return "traditional"
+    if simp >= 4 * max(trad, 1) or trad == 0:
+        return "simplified"
+    return "mixed"
