@@ -18,8 +18,10 @@ LARGE_UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_
 
 _CN_DIGIT = "零〇○一壹二贰两俩三叁四肆五伍六陆七柒八捌九玖"
 _CN_ALL = _CN_DIGIT + "十拾百佰千仟万萬亿億"
-# A Chinese numeral: must contain a digit or start with 十 (十二). Zero-like Latin O only inside.
-CHINESE_NUMERAL = rf"(?:[{_CN_DIGIT}十拾][{_CN_ALL}Oo0]*)"
+# A Chinese numeral starts with a non-zero digit or 十 (十二); zeros (〇, 零, Latin O) only inside,
+# so 零件 and ○ bullets are not numbers.
+_CN_LEAD = "一壹二贰两俩三叁四肆五伍六陆七柒八捌九玖十拾"
+CHINESE_NUMERAL = rf"(?:[{_CN_LEAD}][{_CN_ALL}Oo0]*)"
 ARABIC_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _ARABIC_RE = regex.compile(rf"^{ARABIC_NUMBER}$")
 

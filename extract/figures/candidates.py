@@ -62,10 +62,10 @@ class CandidateFinder:
             rf"""
             (?P<before>(?:{_alternation(units.approx_before)})\s*)?
             (?<![0-9.,A-Za-z{_CN_GUARD}])
-            (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))(?P<scale1>{scale}{{0,2}})
+            (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))(?:[ \u00a0]?(?P<scale1>{scale}{{1,2}}))?
             (?:\s*(?P<join>{_alternation(units.range_joiners)})\s*(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
             (?![0-9.])
-            (?P<mid>{after_num})?
+            (?:[ \u00a0]?(?P<mid>{after_num}))?
             (?P<scale3>{scale}{{0,2}})
             (?:[ \u00a0]?(?P<unit>{_alternation(list(self.unit_of))}))?
             (?P<after>{_alternation(units.approx_after)})?
@@ -98,7 +98,7 @@ class CandidateFinder:
             unit, classes, time = "", (), False
         if (chinese or placeholder) and not unit:
             return None  # 一些, 十有四上墙, XX镇: a Chinese numeral or placeholder counts only with its unit
-        scale = hit.group("scale1") + hit.group("scale3")
+        scale = (hit.group("scale1") or "") + hit.group("scale3")
         if scale and not unit and not hit.group("mid"):
             # 3万 alone is rare as a figure and common in names (万名干部): keep only with a unit.
             return None
@@ -114,7 +114,7 @@ class CandidateFinder:
         end = hit.end()
         if not unit_text and not hit.group("after") and not hit.group("mid"):
             end = hit.end("num2") if hit.group("num2") else hit.end("num")
-            end = max(end, hit.end("scale1"), hit.end("scale3") if hit.group("scale3") else 0)
+            end = max(end, hit.end("scale1") if hit.group("scale1") else 0, hit.end("scale3") if hit.group("scale3") else 0)
         approx = bool(hit.group("before") or hit.group("mid") or hit.group("after"))
         return Candidate(
             start=start, end=end, num_start=hit.start("num"), num_end=hit.end("num"),

@@ -15,6 +15,9 @@ PRIORITY_WEIGHT = 2.0
 CUE_LENGTH_WEIGHT = 0.5
 CUE_LENGTH_CAP = 8
 AFTER_PENALTY = 2.0
+# A cue in another clause (across a comma or colon) speaks less for the number than one in its own.
+CLAUSE_PENALTY = 4.0
+CLAUSE_MARKS = ",，:：;；"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,8 @@ class MetricAssigner:
                     distance = len(left) - hit.end()
                     if distance > rule.window or (c.block and c.block.search(left, hit.end())):
                         continue
-                    score = self._score(rule, hit.group(), distance, after=False)
+                    clauses = sum(left.count(m, hit.end()) for m in CLAUSE_MARKS)
+                    score = self._score(rule, hit.group(), distance, after=False) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
                         best = MetricMatch(rule.id, rule.metric, hit.group(), sent_start + hit.start(),
                                            sent_start + hit.end(), distance, score)
@@ -86,7 +90,8 @@ class MetricAssigner:
                     distance = hit.start()
                     if distance > rule.window or (c.block and c.block.search(right, 0, hit.start())):
                         continue
-                    score = self._score(rule, hit.group(), distance, after=True)
+                    clauses = sum(right.count(m, 0, hit.start()) for m in CLAUSE_MARKS)
+                    score = self._score(rule, hit.group(), distance, after=True) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
                         best = MetricMatch(rule.id, rule.metric, hit.group(), cand.end + hit.start(),
                                            cand.end + hit.end(), distance, score)

@@ -44,7 +44,9 @@ def read_pdf(data: bytes, source_path: str) -> RawDocument:
     except Exception as exc:  # pdfminer raises many kinds on a damaged file
         if _caused_by(exc, PDFPasswordIncorrect):
             raise IngestError("ingest", "PDF is encrypted; a password is needed") from exc
-        raise IngestError("ingest", f"not a readable PDF ({exc.__class__.__name__}: {exc})") from exc
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+        detail = str(inner) or inner.__class__.__name__
+        raise IngestError("ingest", f"not a readable PDF (damaged or truncated: {detail})") from exc
     if not pages:
         raise IngestError("ingest", "PDF has no pages")
     if chars == 0:

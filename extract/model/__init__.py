@@ -1,0 +1,19 @@
+"""The model extractor: a trained spaCy pipeline that decides a figure's metric and status.
+
+An optional stage (STYLE 11): nothing in the rules-only pipeline imports this package, and a
+missing model is reported when it is asked for, never at import time.
+
+- ``context``: the text a classifier sees for one figure (the number replaced by a placeholder);
+- ``dataset``: training examples from gold JSONL aligned to spans of their documents;
+- ``nlp``: the spaCy pipeline definition (``spacy.blank("zh")`` with the jieba segmenter);
+- ``train``: training with a fixed seed, and the out-of-fold measurement that sets thresholds;
+- ``predict``: ``FigureModel``, the trained pipeline loaded from a path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "trained"
+
+__all__ = ["SHIPPED_MODEL"]
