@@ -3,17 +3,22 @@
 The order of attempts:
 
 1. a byte-order mark: UTF-8 (``utf-8-sig``) or UTF-16 (``utf-16``);
-2. NUL bytes: UTF-16 without a BOM when the NULs sit in one byte lane and the result reads as
-   text, otherwise the file is binary;
+2. NUL bytes: UTF-16 without a BOM when the NULs sit mostly in one byte lane and the result
+   reads as text; otherwise the file is binary and refused;
 3. strict UTF-8;
-4. strict GB18030 and strict Big5: the one whose text has the larger share of common CJK
-   characters wins (charset-normalizer, restricted to these two, breaks a tie);
-5. nothing decodes strictly: charset-normalizer's guess among the Chinese encodings, else the
-   candidate with the fewest bad bytes, accepted with replacement characters only when under
-   1% of the text is bad.
+4. an encoding the container states (HTML ``<meta charset>``), if it decodes strictly into
+   text that reads as Chinese;
+5. strict GB18030 and strict Big5: the one whose text has the larger share of common CJK
+   characters wins (charset-normalizer, restricted to these candidates, breaks a near tie);
+6. UTF-8, GB18030 or Big5 with replacement characters, only when under 1% of the text is bad
+   (fewest bad sequences wins; the caller logs the count);
+7. a strict decode that reads as text but has few common CJK characters, with a warning;
+8. otherwise the file is refused as mostly undecodable.
 
+"Common CJK characters" are GB2312 level 1 and Big5 level 1 Han characters plus CJK
+punctuation: a right decoding of Chinese text is made almost only of them, a wrong one is not.
 charset-normalizer is never allowed to pick an unrelated code page: for Chinese text those
-guesses (cp1252, koi8-r, …) are wrong far more often than right.
+guesses (cp1252, koi8-r, ...) are wrong far more often than right.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ _FOLD = {
     "gb18030": "gb18030",
     "gbk": "gb18030",
     "gb2312": "gb18030",
-    "hz": "gb18030",
     "big5": "big5",
     "cp950": "big5",
     "big5hkscs": "big5",
@@ -92,12 +96,12 @@ def decode_bytes(data: bytes, *, source: str = "", prefer: str | None = None) ->
     """Decode ``data`` with the Chinese-first logic of this module.
 
     ``prefer`` is an encoding stated by the container (an HTML ``<meta charset>``); it is used
-    when it decodes strictly.
+    when the bytes are not UTF-8 and it decodes them strictly into text that reads as Chinese.
 
     >>> decode_bytes("abc".encode("utf-8")).encoding
     'utf-8'
     >>> decode_bytes(codecs.BOM_UTF8 + b"abc")
-    ('abc', 'utf-8-sig', 0)
+    DecodeResult(text='abc', encoding='utf-8-sig', replaced=0)
     >>> decode_bytes("abc".encode("utf-16-le")).encoding
     'utf-16'
     """
