@@ -78,6 +78,56 @@ def explain(text: str) -> None:
                 click.echo(f"     status cue {d.status_cue!r}")
 
 
+@cli.command("eval")
+@click.argument("gold", type=click.Path(exists=True, path_type=Path))
+@click.argument("predictions", type=click.Path(exists=True, path_type=Path))
+@click.option("--docs-from-gold", is_flag=True, help="Keep only predicted rows whose file appears in the gold.")
+@click.option("--by-metric", is_flag=True, help="Also print P/R/F1 for each metric id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def eval_cmd(gold: Path, predictions: Path, docs_from_gold: bool, by_metric: bool, as_json: bool) -> None:
+    """Score PREDICTIONS (an output folder or figures file) against GOLD (.gold.jsonl or a folder of them).
+
+    Example:
+        zongjie eval ../shared/corpus/seed-town-union-summaries.gold.jsonl out/
+    """
+    import json
+
+    from extract.evaluate import format_scores, read_gold, read_predictions, score, score_by_metric
+
+    gold_rows = read_gold(gold)
+    pred_rows = read_predictions(predictions)
+    if docs_from_gold:
+        files = {str(r["doc"]).split("#", 1)[0] for r in gold_rows}
+        pred_rows = [r for r in pred_rows if str(r.get("doc") or r.get("doc_id") or "").split("#", 1)[0] in files]
+    scores = score(gold_rows, pred_rows)
+    if as_json:
+        click.echo(json.dumps(scores, ensure_ascii=False))
+        return
+    click.echo(format_scores(scores))
+    if by_metric:
+        click.echo()
+        click.echo(format_scores(score_by_metric(gold_rows, pred_rows)))
+
+
+@cli.command("check-rules")
+@click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A rules folder to check instead of the packaged one.")
+def check_rules(rules_dir: Path | None) -> None:
+    """Load and validate every rules file; exit 1 with the file, rule and field on the first error.
+
+    Example:
+        zongjie check-rules
+    """
+    from extract.rules import RulesError, load_rules
+
+    try:
+        rules = load_rules(rules_dir)
+    except RulesError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rules OK: {len(rules.taxonomy.metrics)} metrics, {len(rules.metric_rules)} metric rules, "
+               f"{len(rules.nonfigures.rules)} non-figure rules, {len(rules.units.units)} units ({rules.root})")
+
+
 def main() -> None:
     cli(prog_name="zongjie")
 

@@ -52,6 +52,20 @@ class UnknownUnit(RulesError):
     """A rule names a unit that units.yaml does not define."""
 
 
+# The model of every rules file, by the ``kind`` the file declares (tests check each file).
+RULE_MODELS: dict[str, type[BaseModel]] = {
+    "taxonomy": Taxonomy,
+    "units": Units,
+    "metric_rules": MetricRules,
+    "nonfigures": NonFigures,
+    "status": StatusRules,
+    "qualifiers": Qualifiers,
+    "furniture": Furniture,
+    "documents": DocumentRules,
+    "domain_terms": DomainTerms,
+}
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """Every rules file, validated. Stages receive the parts they need from here."""

@@ -32,7 +32,8 @@ class Segmenter:
         self.tokenizer = jieba.Tokenizer()
         # jieba reads user dictionaries from files only.
         with tempfile.NamedTemporaryFile("w", suffix=".dict", encoding="utf-8", delete=False) as f:
-            f.write(user_dict)
+            # jieba would read a comment line as a word
+            f.write("\n".join(line for line in user_dict.splitlines() if not line.startswith("#")) + "\n")
             path = Path(f.name)
         try:
             self.tokenizer.load_userdict(str(path))

@@ -1,0 +1,33 @@
+"""Shared fixtures: the loaded rule set and pipeline (built once), and paths to the corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extract.pipeline import Pipeline
+from extract.rules import RuleSet, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+SEED = SHARED / "corpus" / "seed-town-union-summaries.txt"
+SEED_GOLD = SHARED / "corpus" / "seed-town-union-summaries.gold.jsonl"
+
+
+@pytest.fixture(scope="session")
+def rules() -> RuleSet:
+    return load_rules()
+
+
+@pytest.fixture(scope="session")
+def pipeline(rules: RuleSet) -> Pipeline:
+    return Pipeline(rules)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    if not SEED.exists():
+        pytest.skip("../shared is not beside the project (the seed lives there)")
+    return SEED.read_text(encoding="utf-8")
