@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jieba
+import jieba.posseg
 
 log = logging.getLogger(__name__)
 # jieba logs its dictionary loading at INFO on its own logger; keep it quiet unless asked.
@@ -39,6 +40,7 @@ class Segmenter:
             self.tokenizer.load_userdict(str(path))
         finally:
             path.unlink(missing_ok=True)
+        self.tagger = jieba.posseg.POSTokenizer(self.tokenizer)
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens with their offsets in ``text``.
@@ -51,3 +53,12 @@ class Segmenter:
 
     def cut(self, text: str) -> list[str]:
         return self.tokenizer.lcut(text, HMM=True)
+
+    def knows(self, word: str) -> bool:
+        """Whether jieba's own dictionary already has ``word`` (with its real part of speech)."""
+        self.tokenizer.check_initialized()
+        return bool(self.tokenizer.FREQ.get(word))
+
+    def tag(self, text: str) -> list[tuple[str, str]]:
+        """Words with their part-of-speech flags (jieba's ICTCLAS-style tags: n, ns, v, p, …)."""
+        return [(p.word, p.flag) for p in self.tagger.lcut(text, HMM=True)]

@@ -193,6 +193,7 @@ class DocumentRules(_Strict):
     doc_types: list[DocTypeRule]
     union_words: list[str] = Field(description="words that make a summary a union one")
     organisation: Regex = Field(description="an organisation name; group 'org'")
+    org_name_pos: list[str] = Field(description="part-of-speech flags (prefixes) every word of a name may have")
     org_levels: dict[str, list[str]] = Field(description="level → name endings that show it, first match wins")
     region: Regex = Field(description="a place name that the organisation name starts with; group 'region'")
     year: list[Regex] = Field(description="phrases stating the year covered; group 'year' (may be a placeholder)")

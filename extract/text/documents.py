@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from extract.rules import RuleSet
+from extract.segment import Segmenter
 from extract.text.furniture import FurnitureRemover
 from extract.text.metadata import Describer
 from extract.text.normalise import MappedText, normalise
@@ -35,10 +36,11 @@ def doc_stem(source_path: str) -> str:
 class DocumentPreparer:
     """Holds the compiled text-stage rules; ``preparer(raw)`` gives the documents in one input."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, segmenter: Segmenter | None = None) -> None:
         self.splitter = Splitter(rules.documents)
         self.furniture = FurnitureRemover(rules.furniture)
-        self.describer = Describer(rules.documents)
+        self.segmenter = segmenter or Segmenter(rules.jieba_dict)
+        self.describer = Describer(rules.documents, self.segmenter)
 
     def __call__(self, raw: RawDocument, stem: str | None = None) -> list[PreparedDocument]:
         stem = stem or doc_stem(raw.source_path)

@@ -8,6 +8,7 @@ from datetime import date
 import regex
 
 from extract.numbers import chinese_to_int
+from extract.segment import Segmenter
 from schemas.rules import DocumentRules
 
 _TITLE_MAX = 60
@@ -28,8 +29,11 @@ class Described:
 class Describer:
     """Reads the metadata of one document (a normalised, furniture-free text) by ``rules``."""
 
-    def __init__(self, rules: DocumentRules) -> None:
+    def __init__(self, rules: DocumentRules, segmenter: Segmenter) -> None:
         self.rules = rules
+        self.segmenter = segmenter
+        self.name_pos = tuple(rules.org_name_pos)
+        self.level_words = {w for words in rules.org_levels.values() for w in words}
         self.org = regex.compile(rules.organisation)
         self.region = regex.compile(rules.region)
         self.years = [regex.compile(p, regex.MULTILINE) for p in rules.year]
@@ -40,10 +44,12 @@ class Describer:
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         body_lines = lines[1:] if heading and lines else lines
         title = heading or self._title(body_lines) or (title_hint.strip() if title_hint else None)
-        head = "\n".join(body_lines[:3])[:400]
-        tail = body_lines[-8:]
+        # Salutation lines ("区总工会:") name the addressee, not the author.
+        own = [line for line in body_lines if line[-1] not in ":："]
+        head = "\n".join(own[:6])[:600]
+        tail = own[-8:]
         organisation = self._organisation([title or "", *reversed(tail), head])
-        report_date = self._report_date(tail)
+        report_date = self._report_date(tail) or self._report_date(own[:6])
         return Described(
             title=title,
             doc_type=self._doc_type(title or "", "\n".join(body_lines)),
@@ -61,12 +67,11 @@ class Describer:
         return None
 
     def _doc_type(self, title: str, body: str) -> str:
-        opening = body[:800]
+        """The first rule whose cue is in the title or the opening lines (a compilation's heading
+        often says only 总结, while the text opens with 经费审查工作报告 or 选举结果)."""
+        opening = body[:300]
         for rule in self.rules.doc_types:
-            if any(cue in title for cue in rule.title_cues):
-                return self._union_check(rule.doc_type, body)
-        for rule in self.rules.doc_types:
-            if any(cue in opening for cue in rule.body_cues):
+            if any(cue in title for cue in rule.title_cues) or any(cue in opening for cue in rule.body_cues):
                 return self._union_check(rule.doc_type, body)
         return "other"
 
@@ -79,10 +84,22 @@ class Describer:
 
     def _organisation(self, places: list[str]) -> str | None:
         for place in places:
-            hit = self.org.search(place)
-            if hit:
-                return hit.group("org")
+            for hit in self.org.finditer(place):
+                name = self._noun_tail(hit.group("org"))
+                if name:
+                    return name
         return None
+
+    def _noun_tail(self, phrase: str) -> str | None:
+        """The longest run of nouns that ends the phrase, if it is still an organisation name."""
+        words = self.segmenter.tag(phrase)
+        tail: list[str] = []
+        for word, flag in reversed(words):
+            if not flag.startswith(self.name_pos) and word not in self.level_words:
+                break
+            tail.insert(0, word)
+        name = "".join(tail)
+        return name if self.org.fullmatch(name) else None
 
     def _level(self, organisation: str | None) -> str | None:
         if not organisation:
