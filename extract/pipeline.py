@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,10 +35,19 @@ class DocumentResult:
 class Pipeline:
     """The loaded rules and compiled stages, built once and reused for every document."""
 
-    def __init__(self, rules: RuleSet | None = None) -> None:
+    def __init__(self, rules: RuleSet | None = None, extractor: str = "rules",
+                 model_path: Path | str | None = None) -> None:
+        """``extractor``: ``rules``, or ``model``/``hybrid`` with the trained model at ``model_path``
+        (default: the one shipped in the package); see ``extract.figures.hybrid``."""
         self.rules = rules or load_rules()
         self.prepare = DocumentPreparer(self.rules)
-        self.extractor = RuleExtractor(self.rules)
+        self.extractor: Callable[[PreparedDocument], Extraction]
+        if extractor == "rules":
+            self.extractor = RuleExtractor(self.rules)
+        else:  # the model is an optional stage: imported and loaded only when asked for
+            from extract.figures.hybrid import model_extractor
+
+            self.extractor = model_extractor(self.rules, extractor, model_path)
 
     def run_raw(self, raw: RawDocument) -> list[DocumentResult]:
         results = []

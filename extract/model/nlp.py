@@ -1,0 +1,74 @@
+"""The spaCy pipeline: ``spacy.blank("zh")`` with the jieba segmenter and two text classifiers.
+
+``metric`` and ``status`` are exclusive-class ``textcat`` components, each an ensemble of a bag of
+words (unigrams and bigrams) and a small CNN over word and character features. Sizes are chosen
+for a few hundred training figures, two CPU cores and a shipped model well under 30 MB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import spacy
+from spacy.language import Language
+
+# spaCy's jieba segmenter logs its dictionary loading on jieba's own logger, which jieba resets
+# when it is imported; extract/segment.py (the one module that imports jieba: STYLE 10) quiets it.
+import extract.segment  # noqa: F401
+
+COMPONENTS = ("metric", "status")
+TOKENIZER_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}}
+
+# Hash table sizes. The bag of words has one weight per bucket and label: 2**15 buckets x ~60
+# metric labels x 4 bytes ≈ 8 MB on disk, the largest part of the shipped model; fewer buckets
+# collide more, which a few hundred short texts hardly notice.
+BOW_BUCKETS = {"metric": 2**15, "status": 2**12}
+EMBED_WIDTH = 64
+EMBED_ROWS = [4000, 1000, 1000]  # NORM, PREFIX (first character), SUFFIX (last character)
+
+
+def textcat_model(component: str) -> dict[str, Any]:
+    """The ``model`` block of one component's config."""
+    return {
+        "@architectures": "spacy.TextCatEnsemble.v2",
+        "tok2vec": {
+            "@architectures": "spacy.Tok2Vec.v2",
+            "embed": {
+                "@architectures": "spacy.MultiHashEmbed.v2",
+                "width": EMBED_WIDTH,
+                "attrs": ["NORM", "PREFIX", "SUFFIX"],
+                "rows": EMBED_ROWS,
+                "include_static_vectors": False,
+            },
+            "encode": {
+                "@architectures": "spacy.MaxoutWindowEncoder.v2",
+                "width": EMBED_WIDTH,
+                "window_size": 1,
+                "maxout_pieces": 3,
+                "depth": 2,
+            },
+        },
+        "linear_model": {
+            "@architectures": "spacy.TextCatBOW.v3",
+            "exclusive_classes": True,
+            "ngram_size": 2,
+            "no_output_layer": False,
+            "length": BOW_BUCKETS[component],
+        },
+    }
+
+
+def make_nlp(labels: dict[str, list[str]]) -> Language:
+    """A blank pipeline with one exclusive ``textcat`` per component in ``labels``.
+
+    >>> nlp = make_nlp({"metric": ["org.unions", "other"], "status": ["actual", "plan"]})
+    >>> nlp.pipe_names
+    ['metric', 'status']
+    """
+    nlp = spacy.blank("zh", config=TOKENIZER_CONFIG)
+    for component in COMPONENTS:
+        if component not in labels:
+            continue
+        nlp.add_pipe("textcat", name=component, config={"model": textcat_model(component), "threshold": 0.0})
+        nlp.config["initialize"]["components"][component] = {"labels": sorted(labels[component])}
+    return nlp

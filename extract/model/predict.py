@@ -1,0 +1,77 @@
+"""The trained pipeline, loaded from a path, as a classifier of figure contexts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from extract.model import SHIPPED_MODEL
+
+log = logging.getLogger(__name__)
+
+META_FILE = "zongjie.json"  # beside spaCy's own meta.json: thresholds and training facts
+
+
+class ModelNotFound(FileNotFoundError):
+    """No trained pipeline at the path given (or none shipped with the package)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    label: str
+    confidence: float  # the label's probability among the labels allowed for the figure
+
+
+class FigureModel:
+    """A trained pipeline; ``predict(texts, "metric", allowed)`` classifies figure contexts."""
+
+    def __init__(self, nlp: Any, meta: dict[str, Any], path: Path | None = None) -> None:
+        self.nlp = nlp
+        self.meta = meta
+        self.path = path
+        self.components = tuple(nlp.pipe_names)
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> FigureModel:
+        """The pipeline saved at ``path``; the one shipped in the package when ``path`` is None."""
+        import spacy
+
+        import extract.model.nlp  # noqa: F401  (quiets jieba's logger before spaCy loads it)
+
+        path = Path(path) if path is not None else SHIPPED_MODEL
+        if not (path / "config.cfg").is_file():
+            raise ModelNotFound(f"no trained model at {path} (train one with `zongjie train`)")
+        nlp = spacy.load(path)
+        meta_path = path / META_FILE
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        return cls(nlp, meta, path)
+
+    def labels(self, component: str) -> tuple[str, ...]:
+        return tuple(self.nlp.get_pipe(component).labels)
+
+    def predict(self, texts: Sequence[str], component: str,
+                allowed: Sequence[Collection[str] | None] | None = None) -> list[Prediction]:
+        """The best label of ``component`` for each text, among ``allowed[i]`` when given."""
+        if not texts:
+            return []
+        pipe = self.nlp.get_pipe(component)
+        docs = [self.nlp.make_doc(t) for t in texts]
+        scores = numpy.asarray(pipe.predict(docs))
+        labels = pipe.labels
+        out = []
+        for i, row in enumerate(scores):
+            keep = allowed[i] if allowed is not None else None
+            if keep is not None:
+                mask = numpy.array([label in keep for label in labels], dtype=bool)
+                if mask.any():
+                    row = numpy.where(mask, row, 0.0)
+            total = float(row.sum())
+            best = int(row.argmax())
+            out.append(Prediction(labels[best], float(row[best]) / total if total > 0 else 0.0))
+        return out
