@@ -20,6 +20,7 @@ from schemas.rules import (
     Furniture,
     MetricRule,
     MetricRules,
+    Refinement,
     NonFigures,
     Qualifiers,
     StatusRules,
@@ -66,6 +67,10 @@ RULE_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+class UnitMismatch(RulesError):
+    """A rule accepts a unit that its metric's unit class cannot have."""
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """Every rules file, validated. Stages receive the parts they need from here."""
@@ -74,6 +79,7 @@ class RuleSet:
     taxonomy: Taxonomy
     units: Units
     metric_rules: tuple[MetricRule, ...]
+    refinements: tuple[Refinement, ...]
     nonfigures: NonFigures
     status: StatusRules
     qualifiers: Qualifiers
@@ -124,13 +130,17 @@ def load_rules(root: Path | Traversable | None = None) -> RuleSet:
     pattern_dir = base / "patterns"
     pattern_files = sorted((p for p in pattern_dir.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
     metric_rules: list[MetricRule] = []
+    refinements: list[Refinement] = []
     for path in pattern_files:
-        metric_rules.extend(_load(path, MetricRules).rules)  # type: ignore[attr-defined]
+        loaded = _load(path, MetricRules)
+        metric_rules.extend(loaded.rules)  # type: ignore[attr-defined]
+        refinements.extend(loaded.refinements)  # type: ignore[attr-defined]
     ruleset = RuleSet(
         root=str(base),
         taxonomy=taxonomy,  # type: ignore[arg-type]
         units=units,  # type: ignore[arg-type]
         metric_rules=tuple(metric_rules),
+        refinements=tuple(refinements),
         nonfigures=_load(base / "lexicons" / "nonfigures.yaml", NonFigures),  # type: ignore[arg-type]
         status=_load(base / "lexicons" / "status.yaml", StatusRules),  # type: ignore[arg-type]
         qualifiers=_load(base / "lexicons" / "qualifiers.yaml", Qualifiers),  # type: ignore[arg-type]
@@ -145,15 +155,24 @@ def load_rules(root: Path | Traversable | None = None) -> RuleSet:
 
 def check_references(rules: RuleSet) -> None:
     """Ids unique across files; every metric and unit a rule names exists."""
-    unit_names = {u.unit for u in rules.units.units}
+    unit_classes = {u.unit: set(u.classes) for u in rules.units.units}
     seen: dict[str, str] = {}
-    for rule in [*rules.metric_rules, *rules.nonfigures.rules, *rules.furniture.rules]:
+    for rule in [*rules.metric_rules, *rules.refinements, *rules.nonfigures.rules, *rules.furniture.rules]:
         if rule.id in seen:
             raise DuplicateRuleId(f"rule id {rule.id!r} is used twice ({seen[rule.id]} and {type(rule).__name__})")
         seen[rule.id] = type(rule).__name__
     for rule in rules.metric_rules:
         if rule.metric not in rules.taxonomy.metrics:
             raise UnknownMetric(f"patterns: rule {rule.id}: metric {rule.metric!r} is not in taxonomy.yaml")
+        metric = rules.taxonomy.metrics[rule.metric]
+        accepted = {metric.unit_class, *metric.also}
         for unit in rule.units:
-            if unit not in unit_names:
+            if unit not in unit_classes:
                 raise UnknownUnit(f"patterns: rule {rule.id}: unit {unit!r} is not in units.yaml")
+            if rule.metric != "other" and not accepted & unit_classes[unit]:
+                raise UnitMismatch(f"patterns: rule {rule.id}: unit {unit!r} cannot measure {rule.metric} "
+                                   f"(unit class {metric.unit_class}; add it to the metric's `also` in taxonomy.yaml)")
+    for ref in rules.refinements:
+        for metric_id in (ref.from_metric, ref.to_metric):
+            if metric_id not in rules.taxonomy.metrics:
+                raise UnknownMetric(f"patterns: refinement {ref.id}: metric {metric_id!r} is not in taxonomy.yaml")

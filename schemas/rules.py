@@ -109,10 +109,22 @@ class MetricRule(_Strict):
         return self
 
 
+class Refinement(_Strict):
+    """A word in the figure's clause that turns a general metric into a narrower one:
+    新建 makes org.unions org.unions_new; 捐款 makes aid.amount aid.donations."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = ""
+    from_metric: str
+    to_metric: str
+    cues: list[str] = Field(min_length=1)
+
+
 class MetricRules(_Strict):
     kind: Literal["metric_rules"]
     family: str
     rules: list[MetricRule]
+    refinements: list[Refinement] = Field(default_factory=list)
 
 
 # --- lexicons/nonfigures.yaml -------------------------------------------------------------------

@@ -63,6 +63,8 @@ class RuleExtractor:
         self.scope = regex.compile("|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True)))
         self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
         self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
+        self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
+        self.families = {k: m.family for k, m in rules.taxonomy.metrics.items()}
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
         text = doc.text.text
@@ -70,6 +72,7 @@ class RuleExtractor:
         sections = self.status.plan_sections(text)
         default_status = "plan" if doc.meta.doc_type == "plan" else "actual"
         out = Extraction([], [], [])
+        previous: dict[int, Figure] = {}  # the last figure kept in each sentence, by sentence start
         for cand in self.finder(text):
             surface_norm = text[cand.start : cand.end]
             span = blocked.at(cand.num_start)
@@ -83,8 +86,14 @@ class RuleExtractor:
             if reason:
                 out.decisions.append(Decision(surface_norm, cand.start, cand.end, False, reason))
                 continue
-            for figure_or_rejected, decision in self._figures(doc, cand, sections, default_status):
-                (out.figures if isinstance(figure_or_rejected, Figure) else out.rejected).append(figure_or_rejected)
+            sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
+            for figure_or_rejected, decision in self._figures(doc, cand, sections, default_status,
+                                                              previous.get(sent_start)):
+                if isinstance(figure_or_rejected, Figure):
+                    out.figures.append(figure_or_rejected)
+                    previous[sent_start] = figure_or_rejected
+                else:
+                    out.rejected.append(figure_or_rejected)
                 out.decisions.append(decision)
         return out
 
@@ -94,7 +103,7 @@ class RuleExtractor:
         return bool(_BARE_FOLLOW.match(text, cand.end)) and bool(_HAN_BEFORE.search(text, 0, cand.start))
 
     def _figures(self, doc: PreparedDocument, cand: Candidate, sections: list[tuple[int, int, str]],
-                 default_status: str) -> list[tuple[Figure | Rejected, Decision]]:
+                 default_status: str, parent: Figure | None) -> list[tuple[Figure | Rejected, Decision]]:
         text = doc.text.text
         sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
         sent_end = _forward_to(text, cand.end, SENTENCE_BREAKS)
@@ -104,9 +113,17 @@ class RuleExtractor:
             chosen = [matches[0]] if matches else [None]
         status = self.status(text, cand.start, cand.end, sections, default_status)
         results = []
+        clause_start = _back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
         for match in chosen:
             metric = match.metric if match else "other"
             extractor = f"rules:{match.rule_id}" if match else "rules:fallback"
+            inherited = self._inherit(text, clause_start, cand, metric if match else None, parent)
+            if inherited:
+                metric, extractor = inherited, f"{extractor}+subset-of-parent"
+            refined = self._refine(text, min(clause_start, match.cue_start) if match else clause_start,
+                                   cand.start, metric)
+            if refined:
+                metric, extractor = refined[1], f"{extractor}+{refined[0]}"
             confidence = _confidence(match, cand)
             flags = self._flags(cand, metric)
             ostart, oend = doc.text.span(cand.start, cand.end)
@@ -141,6 +158,26 @@ class RuleExtractor:
                                          surface=candidate["surface"], candidate=_plain(candidate),
                                          errors=str(exc.errors(include_url=False))), decision))
         return results
+
+    def _inherit(self, text: str, clause_start: int, cand: Candidate, own: str | None,
+                 parent: Figure | None) -> str | None:
+        """A 其中 sub-count takes its parent's metric when it counts the same kind of thing: it has
+        no metric of its own, or one of the parent's family, and a unit of the parent's class."""
+        if parent is None or parent.metric == "other" or own == parent.metric:
+            return None
+        if not self.subset.match(text, clause_start) and not self.subset.match(text.lstrip(), clause_start):
+            return None
+        if not set(cand.unit_classes) & set(self.unit_classes.get(parent.unit, ())):
+            return None
+        if own is None or self.families.get(own) == self.families.get(parent.metric):
+            return parent.metric
+        return None
+
+    def _refine(self, text: str, start: int, end: int, metric: str) -> tuple[str, str] | None:
+        for rule_id, source, target, cues in self.refinements:
+            if metric == source and cues.search(text, start, end):
+                return rule_id, target
+        return None
 
     def _shared(self, matches: list[MetricMatch], text: str, cand: Candidate) -> list[MetricMatch]:
         """One number stated for several statistics ("建会率和入会率均达95%"): one row per statistic."""
@@ -188,6 +225,10 @@ class RuleExtractor:
             return left[subset.start() : end].strip(" ,，") or None
         scope = self.scope.search(left)
         return scope.group() if scope else None
+
+
+def _phrases(words: list[str]) -> regex.Pattern[str]:
+    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
 def _back_to(text: str, pos: int, breaks: str) -> int:
