@@ -8,18 +8,7 @@ from pathlib import Path
 
 import click
 
-from extract.pipeline import DocumentResult, Pipeline, iter_results, raw_from_text
-from extract.tables import (
-    DOCUMENT_COLUMNS,
-    REJECTED_COLUMNS,
-    document_row,
-    errors_frame,
-    figures_frame,
-    frame,
-    rejected_row,
-    write_table,
-)
-from schemas.documents import ErrorRow
+from extract.pipeline import Pipeline, raw_from_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,28 +23,91 @@ def cli(verbose: int) -> None:
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the output tables.")
-def extract(inputs: tuple[Path, ...], out_dir: Path) -> None:
-    """Read INPUTS (files and folders, any mix) and write the tables to --out.
+              help="Folder of the store (zongjie.duckdb) and the exported tables.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes working in parallel (default: all cores; 1 runs in this process).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local processes, or a Dask distributed cluster (needs zongjie[dask]).")
+@click.option("--scheduler", metavar="ADDR", default=None,
+              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
+@click.option("--rebuild", is_flag=True, help="Empty the store first instead of adding to it.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Inputs written to the store per transaction.")
+@click.option("--extractor", type=click.Choice(["rules", "model", "hybrid"]), default="rules",
+              show_default=True, help="Figure extractor (model/hybrid need the trained model).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Trained model for --extractor model/hybrid (default: the packaged one).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on a terminal, periodic lines otherwise (default); --no-progress: neither.")
+@click.pass_context
+def extract(ctx: click.Context, inputs: tuple[Path, ...], out_dir: Path, workers: int | None, engine: str,
+            scheduler: str | None, rebuild: bool, batch_size: int, extractor: str, model_path: Path | None,
+            progress: bool | None) -> None:
+    """Read INPUTS (files and folders, any mix) into the store in --out, then export every table.
+
+    Unchanged files are skipped, changed ones replaced; the CSV/Parquet files in --out always
+    hold the whole store. Ctrl-C stops cleanly (exit 130), keeping what was finished.
 
     Example:
-        zongjie extract corpus/ --out out
+        zongjie extract corpus/ --out out --workers 4
+        zongjie extract /archive --out out --engine dask --scheduler tcp://10.0.0.5:8786
     """
-    pipeline = Pipeline()
-    documents, figures, rejected, errors = [], [], [], []
-    for item in iter_results(inputs, pipeline):
-        if isinstance(item, ErrorRow):
-            errors.append(item)
-        elif isinstance(item, DocumentResult):
-            documents.append(document_row(item.document))
-            figures.extend(item.figures)
-            rejected.extend(rejected_row(r) for r in item.rejected)
-    write_table(frame(documents, DOCUMENT_COLUMNS), out_dir, "documents")
-    write_table(figures_frame(figures), out_dir, "figures")
-    write_table(frame(rejected, REJECTED_COLUMNS), out_dir, "rejected")
-    write_table(errors_frame(errors), out_dir, "errors")
-    click.echo(f"{len(documents)} documents, {len(figures)} figures, {len(rejected)} rejected, "
-               f"{len(errors)} errors → {out_dir}", err=True)
+    from extract.progress import make_progress
+    from extract.runner import EngineUnavailable, RunOptions, count_inputs, run
+    from extract.store import StoreError
+
+    pipeline_args: dict[str, object] = {"extractor": extractor}
+    if model_path is not None:
+        pipeline_args["model_path"] = model_path
+    options = RunOptions(engine=engine, workers=workers, scheduler=scheduler,  # type: ignore[arg-type]
+                         rebuild=rebuild, batch_inputs=batch_size, pipeline_args=pipeline_args)
+    stderr = click.get_text_stream("stderr")
+    reporter = None
+    if progress is not False:
+        tty = stderr.isatty() if progress is None else progress
+        reporter = make_progress(stderr, lambda line: click.echo(line, err=True), enabled=tty,
+                                 total=count_inputs(inputs) if tty else None)
+    try:
+        stats = run(inputs, out_dir, options, reporter)
+    except (StoreError, EngineUnavailable, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("interrupted; what was committed is kept", err=True)
+        ctx.exit(130)
+    finally:
+        if reporter is not None:
+            reporter.close()
+    click.echo(f"{stats.documents} documents, {stats.figures} figures, {stats.rejected} rejected, "
+               f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged) "
+               f"in {stats.seconds:.1f}s → {out_dir}", err=True)
+    if stats.status == "interrupted":
+        ctx.exit(130)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "formats", type=click.Choice(["csv", "parquet", "xlsx"]), multiple=True,
+              default=("csv",), show_default=True, help="Export format (repeat for several).")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The .xlsx file (default: DIRECTORY/zongjie.xlsx).")
+def export(directory: Path, formats: tuple[str, ...], output: Path | None) -> None:
+    """Export every table of the store in DIRECTORY again: CSV (UTF-8, BOM), Parquet, or xlsx.
+
+    xlsx has one sheet per table (figures with their source sentence and file); a table over
+    Excel's row limit continues on further sheets, as the notes sheet says.
+
+    Example:
+        zongjie export out --format xlsx
+    """
+    from extract.store import Store, StoreError
+
+    try:
+        with Store(directory, read_only=True) as store:
+            written = store.export(directory, formats, xlsx_path=output)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(str(path))
 
 
 @cli.command()

@@ -1,0 +1,614 @@
+"""Running the pipeline over an archive into the store: plan, engines, batched commits, audit, export.
+
+The main process walks the inputs lazily, hashes each file (cheap) and asks the store whether it
+is already known; only new or changed files become *tasks*, grouped into small chunks. An engine
+runs chunks through the pipeline and hands back Arrow tables:
+
+* ``serial`` — in this process (``--workers 1``);
+* ``process`` — a ``ProcessPoolExecutor``; each worker builds its ``Pipeline`` once;
+* ``dask`` — a Dask distributed cluster; workers read their inputs by path and send the tables
+  back as Parquet parts.
+
+Every engine keeps a bounded number of chunks in flight, so memory stays flat whatever the
+archive's size. The main process writes results in batches, one transaction each, then runs the
+audit hook and exports the whole store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import io
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extract.ingest import IngestError, Limits, iter_inputs, read_bytes
+from extract.pipeline import DocumentResult, Pipeline, process
+from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
+from extract.tables import rejected_row
+from schemas.documents import ErrorRow
+
+log = logging.getLogger(__name__)
+
+EngineName = Literal["local", "dask"]
+_HASH_BLOCK = 1 << 20
+_PLAN_GROUP = 256  # inputs hashed and looked up in the store together
+
+
+class EngineUnavailable(RuntimeError):
+    """The chosen engine's optional dependencies are missing."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run. ``workers=None`` means one per core; ``batch_inputs``/``batch_seconds`` bound
+    how much finished work a crash can lose (a batch is committed when either is reached)."""
+
+    engine: EngineName = "local"
+    workers: int | None = None
+    scheduler: str | None = None
+    rebuild: bool = False
+    limits: Limits = field(default_factory=Limits)
+    batch_inputs: int = 256
+    batch_seconds: float = 10.0
+    chunk_files: int = 16
+    chunk_bytes: int = 4 << 20
+    export: tuple[str, ...] = ("csv", "parquet")
+    audit: bool = True
+    memory_limit: str = "512MB"
+    pipeline_args: dict[str, Any] = field(default_factory=dict)  # Pipeline(**...): extractor, model_path
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input for a worker: where to read it, and the path to record for it."""
+
+    path: str
+    source_path: str
+    bytes: int
+
+
+@dataclass
+class ChunkResult:
+    """What a worker gives back for a chunk: one ``inputs`` row per task, and the result tables."""
+
+    inputs: list[dict[str, Any]]
+    tables: dict[str, pa.Table]
+    chars: int
+
+
+@dataclass
+class RunStats:
+    """Counts for progress and for the ``runs`` table."""
+
+    run_id: int = 0
+    files: int = 0  # inputs found
+    done: int = 0  # inputs finished: skipped, linked as copies, failed, or extracted
+    skipped: int = 0  # unchanged since a previous run
+    processed: int = 0  # read and extracted in this run
+    documents: int = 0
+    figures: int = 0
+    rejected: int = 0
+    errors: int = 0
+    chars: int = 0
+    status: str = "running"
+    total_files: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def chars_per_second(self) -> float:
+        return self.chars / self.seconds if self.seconds > 0 else 0.0
+
+    def counts(self) -> dict[str, Any]:
+        keys = ("files", "skipped", "processed", "documents", "figures", "rejected", "errors", "chars")
+        return {**{k: getattr(self, k) for k in keys}, "seconds": round(self.seconds, 3)}
+
+
+ProgressCallback = Callable[[RunStats], None]
+
+
+# ----------------------------------------------------------------------------------------------
+# the work on one input (runs in workers)
+
+
+def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[str, Any], dict[str, list]]:
+    """Read one input by path, hash what was read, extract; never raises for a bad input."""
+    started = time.perf_counter()
+    rows: dict[str, list] = {t: [] for t in RESULT_TABLES}
+    row: dict[str, Any] = {"source_path": task.source_path, "sha256": None, "bytes": task.bytes,
+                           "status": "ok", "documents": 0, "figures": 0, "errors": 0, "chars": 0}
+
+    def error(err: ErrorRow) -> None:
+        rows["errors"].append({**err.model_dump(), "input_path": task.source_path})
+
+    try:
+        data = _read_file(task.path, limits)
+    except IngestError as exc:
+        error(exc.to_row(task.source_path))
+        row["status"] = "error"
+    else:
+        row["sha256"] = hashlib.sha256(data).hexdigest()
+        row["bytes"] = len(data)
+        try:
+            raws, member_errors = read_bytes(data, Path(task.path).suffix, task.source_path, limits)
+        except IngestError as exc:
+            error(exc.to_row(task.source_path))
+            row["status"] = "error"
+            raws, member_errors = [], []
+        except Exception as exc:  # a reader bug on one file must not stop the batch
+            log.exception("reader failed on %s", task.source_path)
+            error(ErrorRow(path=task.source_path, stage="ingest", reason=f"{type(exc).__name__}: {exc}"))
+            row["status"] = "error"
+            raws, member_errors = [], []
+        for err in member_errors:
+            error(err)
+        for raw in raws:
+            row["chars"] += len(raw.text)
+            out = process(raw, pipeline)
+            if isinstance(out, ErrorRow):
+                error(out)
+                continue
+            for result in out:
+                _add_document(rows, result, task.source_path)
+    row["documents"] = len(rows["documents"])
+    row["figures"] = len(rows["figures"])
+    row["errors"] = len(rows["errors"])
+    row["seconds"] = round(time.perf_counter() - started, 4)
+    return row, rows
+
+
+def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str) -> None:
+    sha = result.document.sha256
+    rows["documents"].append({**result.document.model_dump(), "input_path": input_path})
+    rows["figures"].extend({**f.row(), "sha256": sha, "input_path": input_path} for f in result.figures)
+    rows["rejected"].extend({**rejected_row(r), "sha256": sha, "input_path": input_path}
+                            for r in result.rejected)
+
+
+def _read_file(path: str, limits: Limits) -> bytes:
+    try:
+        size = os.stat(path).st_size
+        if size > limits.max_file_bytes:
+            raise IngestError("ingest",
+                              f"file is {size:,} bytes, over the {limits.max_file_bytes:,} byte limit")
+        with open(path, "rb") as fh:
+            data = fh.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        raise IngestError("ingest", f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > limits.max_file_bytes:
+        raise IngestError("ingest", f"file grew over the {limits.max_file_bytes:,} byte limit while read")
+    return data
+
+
+def process_chunk(tasks: Sequence[Task], pipeline: Pipeline, limits: Limits) -> ChunkResult:
+    inputs: list[dict[str, Any]] = []
+    rows: dict[str, list] = {t: [] for t in RESULT_TABLES}
+    for task in tasks:
+        row, got = process_input(task, pipeline, limits)
+        inputs.append(row)
+        for table, values in got.items():
+            rows[table].extend(values)
+    tables = {t: pa.Table.from_pylist(rows[t], schema=result_schema(t)) for t in RESULT_TABLES}
+    return ChunkResult(inputs, tables, sum(r["chars"] for r in inputs))
+
+
+# One pipeline per worker process, built once (by the pool initializer, or on a Dask worker's
+# first task) and reused for every chunk it runs.
+_WORKER: dict[str, Any] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _init_worker(limits: Limits, pipeline_args: dict[str, Any]) -> None:
+    # Ctrl-C reaches the whole process group; only the main process decides how to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER["pipeline"] = Pipeline(**pipeline_args)
+    _WORKER["limits"] = limits
+
+
+def _worker_chunk(tasks: Sequence[Task]) -> ChunkResult:
+    return process_chunk(tasks, _WORKER["pipeline"], _WORKER["limits"])
+
+
+def _worker_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
+    key = repr(sorted(pipeline_args.items()))
+    with _WORKER_LOCK:
+        if _WORKER.get("pipeline_key") != key:
+            _WORKER["pipeline"] = Pipeline(**pipeline_args)
+            _WORKER["pipeline_key"] = key
+        return _WORKER["pipeline"]
+
+
+def dask_chunk(tasks: Sequence[Task], limits: Limits, pipeline_args: dict[str, Any]) -> dict[str, Any]:
+    """A chunk on a Dask worker: the result tables come back as Parquet parts (bytes)."""
+    result = process_chunk(tasks, _worker_pipeline(pipeline_args), limits)
+    parts = {}
+    for name, table in result.tables.items():
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        parts[name] = sink.getvalue()
+    return {"inputs": result.inputs, "parts": parts, "chars": result.chars}
+
+
+def _from_parts(payload: dict[str, Any]) -> ChunkResult:
+    tables = {name: pq.read_table(pa.BufferReader(data)) for name, data in payload["parts"].items()}
+    return ChunkResult(payload["inputs"], tables, payload["chars"])
+
+
+# ----------------------------------------------------------------------------------------------
+# engines
+
+
+class SerialEngine:
+    """In this process; the pipeline is built once."""
+
+    name = "local"
+
+    def __init__(self, limits: Limits, pipeline_args: dict[str, Any]) -> None:
+        self.pipeline: Pipeline | None = None
+        self.pipeline_args = pipeline_args
+        self.limits = limits
+
+    def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
+        for chunk in chunks:
+            if self.pipeline is None:  # built at the first new input: a rerun with nothing new is fast
+                self.pipeline = Pipeline(**self.pipeline_args)
+            yield process_chunk(chunk, self.pipeline, self.limits)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessEngine:
+    """A pool of worker processes (spawned, so the parent's DuckDB threads are not forked)."""
+
+    name = "local"
+
+    def __init__(self, workers: int, limits: Limits, pipeline_args: dict[str, Any]) -> None:
+        import multiprocessing
+
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(limits, pipeline_args))
+
+    def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
+        limit = 2 * self.workers + 1  # enough to keep every worker busy while results are written
+        pending: set[Future[ChunkResult]] = set()
+        for chunk in chunks:
+            pending.add(self.pool.submit(_worker_chunk, chunk))
+            while len(pending) >= limit:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (f.result() for f in done)
+
+    def close(self) -> None:
+        # chunks already running finish (they are short); queued ones are dropped
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskEngine:
+    """A Dask distributed cluster: ``scheduler`` is an address, or None for a local cluster."""
+
+    name = "dask"
+
+    def __init__(self, workers: int, limits: Limits, pipeline_args: dict[str, Any],
+                 scheduler: str | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "the dask engine needs Dask distributed: pip install 'zongjie[dask]'") from exc
+        self.limits = limits
+        self.pipeline_args = pipeline_args
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
+
+    def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
+        from distributed import as_completed
+
+        limit = 2 * self.workers + 1
+        running = as_completed()
+        in_flight = 0
+        for chunk in chunks:
+            running.add(self.client.submit(dask_chunk, chunk, self.limits, self.pipeline_args, pure=False))
+            in_flight += 1
+            while in_flight >= limit:
+                yield self._take(next(running))
+                in_flight -= 1
+        for future in running:
+            yield self._take(future)
+
+    @staticmethod
+    def _take(future: Any) -> ChunkResult:
+        payload = future.result()
+        future.release()
+        return _from_parts(payload)
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+Engine = SerialEngine | ProcessEngine | DaskEngine
+
+
+def make_engine(options: RunOptions) -> Engine:
+    workers = options.workers or os.cpu_count() or 1
+    args = options.pipeline_args
+    if options.engine == "dask":
+        return DaskEngine(workers, options.limits, args, options.scheduler)
+    if options.scheduler:
+        raise ValueError("--scheduler needs --engine dask")
+    if workers == 1:
+        return SerialEngine(options.limits, args)
+    return ProcessEngine(workers, options.limits, args)
+
+
+# ----------------------------------------------------------------------------------------------
+# planning and writing (main process)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Batch:
+    """Finished work waiting to be committed."""
+
+    def __init__(self) -> None:
+        self.inputs: list[dict[str, Any]] = []
+        self.tables: dict[str, list[pa.Table]] = {t: [] for t in RESULT_TABLES}
+        self.opened = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def add(self, inputs: list[dict[str, Any]], tables: dict[str, pa.Table] | None = None) -> None:
+        if not self.inputs:
+            self.opened = time.monotonic()
+        self.inputs.extend(inputs)
+        for name, table in (tables or {}).items():
+            self.tables[name].append(table)
+
+    def concat(self) -> dict[str, pa.Table]:
+        return {name: pa.concat_tables(parts) if parts else result_schema(name).empty_table()
+                for name, parts in self.tables.items()}
+
+
+class Runner:
+    """One run over ``inputs`` into the store at ``out_dir``."""
+
+    def __init__(self, inputs: Sequence[Path | str], out_dir: Path, options: RunOptions,
+                 progress: ProgressCallback | None = None) -> None:
+        self.inputs = [os.fspath(p) for p in inputs]
+        self.out_dir = Path(out_dir)
+        self.options = options
+        self.progress = progress or (lambda stats: None)
+        self.stats = RunStats()
+        self.batch = _Batch()
+
+    def run(self) -> RunStats:
+        opts = self.options
+        with Store(self.out_dir, memory_limit=opts.memory_limit) as store:
+            if opts.rebuild:
+                log.info("rebuilding %s from scratch", store.path)
+                store.rebuild()
+            workers = opts.workers or os.cpu_count() or 1
+            self.stats.run_id = store.begin_run(opts.engine, workers, self.inputs)
+            self.store = store
+            status = "done"
+            try:
+                engine = make_engine(opts)
+                try:
+                    for result in engine.map(self._plan()):
+                        self._collect(result)
+                        self._maybe_commit()
+                finally:
+                    engine.close()
+            except KeyboardInterrupt:
+                # keep every finished input: commit what has come back, then stop
+                log.warning("interrupted; keeping what has finished")
+                status = "interrupted"
+            except BaseException:
+                # a crashed worker pool or a store error: keep what finished, record the failure
+                try:
+                    self._commit()
+                    self._finish(store, "failed", None)
+                except Exception:
+                    log.exception("could not record the failed run")
+                raise
+            self._commit()
+            audit = run_audit_hook(store) if opts.audit else None
+            self._finish(store, status, audit)
+            if opts.export:
+                store.export(self.out_dir, opts.export)
+        return self.stats
+
+    def _finish(self, store: Store, status: str, audit: str | None) -> None:
+        self.stats.status = status
+        self.stats.finished = time.monotonic()
+        store.finish_run(self.stats.run_id, status, self.stats.counts(), audit)
+        self.progress(self.stats)
+
+    def _plan(self) -> Iterator[list[Task]]:
+        """Walk the inputs; known files are counted and dropped, copies and walk errors go to the
+        batch, and the rest come out as chunks of tasks."""
+        opts = self.options
+        chunk: list[Task] = []
+        chunk_bytes = 0
+        for group in _groups(iter_inputs(self.inputs, opts.limits), _PLAN_GROUP):
+            found: list[tuple[Task, str]] = []
+            for item in group:
+                self.stats.files += 1
+                if isinstance(item, ErrorRow):
+                    self._walk_error(item)
+                    continue
+                try:
+                    sha = file_sha256(item.path)
+                    size = os.stat(item.path).st_size
+                except OSError as exc:
+                    self._walk_error(ErrorRow(path=item.source_path, stage="ingest",
+                                              reason=f"cannot read file: {exc.strerror or exc}"))
+                    continue
+                found.append((Task(os.fspath(item.path), item.source_path, size), sha))
+            decisions = self.store.decide([(t.source_path, sha) for t, sha in found])
+            for (task, sha), decision in zip(found, decisions, strict=True):
+                if decision.action == "skip":
+                    self.stats.skipped += 1
+                    self.stats.done += 1
+                elif decision.action == "duplicate":
+                    self.batch.add([{"source_path": task.source_path, "sha256": sha, "bytes": task.bytes,
+                                     "status": "duplicate", "duplicate_of": decision.duplicate_of,
+                                     "documents": 0, "figures": 0, "errors": 0, "chars": 0}])
+                    self.stats.skipped += 1
+                    self.stats.done += 1
+                else:
+                    chunk.append(task)
+                    chunk_bytes += task.bytes
+                    if len(chunk) >= opts.chunk_files or chunk_bytes >= opts.chunk_bytes:
+                        yield chunk
+                        chunk, chunk_bytes = [], 0
+            self.progress(self.stats)
+            self._maybe_commit()
+        if chunk:
+            yield chunk
+
+    def _walk_error(self, err: ErrorRow) -> None:
+        # an input that could not even be hashed: recorded without a sha256, so every run retries it
+        self.stats.errors += 1
+        self.stats.done += 1
+        self.batch.add([{"source_path": err.path, "sha256": None, "bytes": None, "status": "error",
+                         "documents": 0, "figures": 0, "errors": 1, "chars": 0}],
+                       {"errors": pa.Table.from_pylist([{**err.model_dump(), "input_path": err.path}],
+                                                       schema=result_schema("errors"))})
+
+    def _collect(self, result: ChunkResult) -> None:
+        self.batch.add(result.inputs, result.tables)
+        s = self.stats
+        s.processed += len(result.inputs)
+        s.done += len(result.inputs)
+        s.documents += result.tables["documents"].num_rows
+        s.figures += result.tables["figures"].num_rows
+        s.rejected += result.tables["rejected"].num_rows
+        s.errors += result.tables["errors"].num_rows
+        s.chars += result.chars
+        self.progress(s)
+
+    def _maybe_commit(self) -> None:
+        opts = self.options
+        if len(self.batch) >= opts.batch_inputs or (
+                self.batch.inputs and time.monotonic() - self.batch.opened >= opts.batch_seconds):
+            self._commit()
+
+    def _commit(self) -> None:
+        if not self.batch.inputs:
+            return
+        for row in self.batch.inputs:
+            row["run_id"] = self.stats.run_id
+        self.store.commit(self.batch.inputs, self.batch.concat())
+        log.debug("committed %d inputs", len(self.batch))
+        # cleared only once committed: an interrupted commit is rolled back and retried
+        self.batch = _Batch()
+
+
+def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    group: list[Any] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def run(inputs: Sequence[Path | str], out_dir: Path, options: RunOptions | None = None,
+        progress: ProgressCallback | None = None) -> RunStats:
+    """Extract every input under ``inputs`` into the store at ``out_dir``, then audit and export.
+
+    Returns the run's counts; ``status`` is ``done``, or ``interrupted`` after Ctrl-C (what had
+    finished is committed and exported).
+    """
+    return Runner(inputs, out_dir, options or RunOptions(), progress).run()
+
+
+def count_inputs(inputs: Sequence[Path | str], limits: Limits | None = None) -> int:
+    """How many inputs a run will see (for a progress bar's total); walks folders, reads nothing."""
+    return sum(1 for _ in iter_inputs(inputs, limits or Limits()))
+
+
+# ----------------------------------------------------------------------------------------------
+# audit hook
+
+
+def run_audit_hook(store: Store) -> str:
+    """Run ``extract.audit.run_audit`` over the whole store, if that module exists yet.
+
+    Its tables (records, findings) replace the store's copies. Returns what happened, for the
+    ``runs`` table: ``absent``, ``ok: <tables>`` or ``failed: <error>``; a failing audit is logged
+    and never loses the extraction.
+    """
+    if importlib.util.find_spec("extract.audit") is None:
+        return "absent"
+    try:
+        audit = importlib.import_module("extract.audit")
+        run_audit = getattr(audit, "run_audit", None)
+        if run_audit is None:
+            return "absent"
+        tables = run_audit(store.frame("documents"), store.frame("figures"))
+        for name, frame in tables.items():
+            if name in CORE_TABLES:
+                raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
+            store.replace_table(name, frame)
+    except Exception as exc:
+        log.exception("the audit failed; the extracted tables are kept")
+        return f"failed: {type(exc).__name__}: {exc}"
+    return "ok: " + ", ".join(sorted(tables))
+
+
+__all__ = [
+    "ChunkResult",
+    "DaskEngine",
+    "EngineUnavailable",
+    "ProcessEngine",
+    "RunOptions",
+    "RunStats",
+    "Runner",
+    "SerialEngine",
+    "Task",
+    "count_inputs",
+    "dask_chunk",
+    "process_chunk",
+    "process_input",
+    "run",
+    "run_audit_hook",
+]

@@ -1,0 +1,586 @@
+"""The DuckDB store: every table of an archive in ``DIR/zongjie.duckdb``, kept incrementally.
+
+The unit of work is an *input* (a file as found on disk; a zip is one input). Its content is
+keyed by sha256, so the store can tell, before reading anything, whether a file is unchanged
+(skip), a byte-identical copy of one already stored (record the link, extract nothing), new, or
+changed (replace its old rows). Documents are keyed by ``(sha256, doc_id)``; ``document_inputs``
+says which inputs hold each document, so a document stays while any input still refers to it.
+
+Every batch of inputs is written in one transaction: a run killed at any moment leaves the
+previous committed state, and the next run, finding those inputs unknown, does them again.
+Exports (CSV with BOM, Parquet, xlsx) always cover the whole store and are written to a temp
+name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from extract.tables import DOCUMENT_COLUMNS, ERROR_COLUMNS, REJECTED_COLUMNS
+from schemas.documents import DocumentMeta, ErrorRow
+from schemas.figures import FIGURE_COLUMNS, Figure, Rejected
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "zongjie.duckdb"
+EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
+EXCEL_MAX_CELL = 32_767  # characters per cell
+ExportFormat = Literal["csv", "parquet", "xlsx"]
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+_PY_TYPES: dict[type, str] = {
+    bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE", Decimal: "DOUBLE", dt.date: "DATE", str: "VARCHAR",
+}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written."""
+
+
+class StoreBusy(StoreError):
+    """Another process has the database open for writing."""
+
+
+def sql_type(annotation: Any) -> str:
+    """The DuckDB column type for a pydantic field annotation (optional → its inner type).
+
+    >>> sql_type(int | None), sql_type(Literal["a", "b"]), sql_type(tuple[str, ...]), sql_type(dt.date)
+    ('BIGINT', 'VARCHAR', 'VARCHAR', 'DATE')
+    """
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return sql_type(inner[0]) if len(inner) == 1 else "VARCHAR"
+    if origin is Literal or origin is not None:
+        return "VARCHAR"
+    return _PY_TYPES.get(annotation, "VARCHAR")
+
+
+def quote(name: str) -> str:
+    """A column or table name as a SQL identifier (``end`` is a keyword)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of the store: its columns in order, their types, and the export order."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    order_by: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+    def ddl(self) -> str:
+        cols = ", ".join(f"{quote(c)} {t}" for c, t in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({cols})"
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([(c, _ARROW_TYPES[t]) for c, t in self.columns])
+
+    def select_list(self, alias: str = "") -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(prefix + quote(c) for c in self.names)
+
+
+def _model_columns(model: type, names: Sequence[str],
+                   override: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    fields = model.model_fields  # type: ignore[attr-defined]
+    override = override or {}
+    return tuple((n, override.get(n) or (sql_type(fields[n].annotation) if n in fields else "VARCHAR"))
+                 for n in names)
+
+
+# The columns follow the models, so a field the lead adds to DocumentMeta or Figure reaches the
+# store (and is added to an existing database) without touching this file.
+DOCUMENTS = TableSpec("documents", _model_columns(DocumentMeta, DOCUMENT_COLUMNS), ("source_path", "doc_id"))
+FIGURES = TableSpec(
+    "figures",
+    # Figure.row() gives floats for the Decimals and flags joined with ';'
+    (*_model_columns(Figure, FIGURE_COLUMNS, {"value": "DOUBLE", "value_max": "DOUBLE", "flags": "VARCHAR"}),
+     ("sha256", "VARCHAR")),
+    ("doc_id", "start", "end", "figure_id", "sha256"),
+)
+REJECTED = TableSpec(
+    "rejected",
+    (*_model_columns(Rejected, REJECTED_COLUMNS, {"candidate": "VARCHAR"}), ("sha256", "VARCHAR")),
+    ("doc_id", "start", "end", "surface", "errors", "sha256"),
+)
+ERRORS = TableSpec("errors", (*_model_columns(ErrorRow, ERROR_COLUMNS), ("input_path", "VARCHAR")),
+                   ("input_path", "path", "stage", "reason"))
+DOCUMENT_INPUTS = TableSpec(
+    "document_inputs", (("sha256", "VARCHAR"), ("doc_id", "VARCHAR"), ("input_path", "VARCHAR")),
+    ("input_path", "doc_id", "sha256"),
+)
+INPUTS = TableSpec(
+    "inputs",
+    (("source_path", "VARCHAR"), ("sha256", "VARCHAR"), ("bytes", "BIGINT"), ("status", "VARCHAR"),
+     ("duplicate_of", "VARCHAR"), ("documents", "BIGINT"), ("figures", "BIGINT"), ("errors", "BIGINT"),
+     ("chars", "BIGINT"), ("seconds", "DOUBLE"), ("run_id", "BIGINT")),
+    ("source_path",),
+)
+RUNS = TableSpec(
+    "runs",
+    (("run_id", "BIGINT"), ("started", "TIMESTAMP"), ("finished", "TIMESTAMP"), ("status", "VARCHAR"),
+     ("engine", "VARCHAR"), ("workers", "BIGINT"), ("inputs", "VARCHAR"), ("files", "BIGINT"),
+     ("skipped", "BIGINT"), ("processed", "BIGINT"), ("documents", "BIGINT"), ("figures", "BIGINT"),
+     ("rejected", "BIGINT"), ("errors", "BIGINT"), ("chars", "BIGINT"), ("seconds", "DOUBLE"),
+     ("audit", "VARCHAR")),
+    ("run_id",),
+)
+CORE_TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (DOCUMENTS, FIGURES, REJECTED, ERRORS, DOCUMENT_INPUTS, INPUTS, RUNS)
+}
+# What a worker sends back per chunk: these tables, each with an extra ``input_path`` column
+# (documents, figures, rejected) naming the input the rows came from.
+RESULT_TABLES = ("documents", "figures", "rejected", "errors")
+
+
+def result_schema(table: str) -> pa.Schema:
+    """The Arrow schema of one result table as workers send it (store columns + ``input_path``)."""
+    schema = CORE_TABLES[table].arrow_schema()
+    return schema if "input_path" in schema.names else schema.append(pa.field("input_path", pa.string()))
+
+
+def empty_results() -> dict[str, pa.Table]:
+    return {t: result_schema(t).empty_table() for t in RESULT_TABLES}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one input, decided from its sha256 before reading it."""
+
+    action: Literal["skip", "duplicate", "process"]
+    duplicate_of: str | None = None
+
+
+class Store:
+    """``DIR/zongjie.duckdb``; one writer process at a time (DuckDB locks the file).
+
+    Use as a context manager. ``memory_limit`` caps DuckDB's buffer pool so a large archive
+    keeps the process small; DuckDB spills to a temp folder beside the database beyond it.
+    """
+
+    def __init__(self, directory: Path | str, *, memory_limit: str = "512MB",
+                 read_only: bool = False) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}; "
+                             f"run `zongjie extract ... --out {self.directory}` first")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusy(f"{self.path} is in use by another process: {exc}") from exc
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        # exports sort explicitly, so DuckDB need not buffer rows to keep their insertion order
+        self.con.execute("SET preserve_insertion_order = false")
+        if not read_only:
+            self._ensure_schema()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        for spec in CORE_TABLES.values():
+            self.con.execute(spec.ddl())
+            have = {r[0] for r in self.con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?",
+                [spec.name]).fetchall()}
+            for col, typ in spec.columns:
+                if col not in have:
+                    # a column added to a model since this store was made; old rows get NULL
+                    log.info("adding column %s.%s to the store", spec.name, col)
+                    self.con.execute(f"ALTER TABLE {spec.name} ADD COLUMN {quote(col)} {typ}")
+
+    def tables(self) -> list[str]:
+        """Every table in the store: the core ones in a fixed order, then any others (audit)."""
+        names = [r[0] for r in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+        ).fetchall()]
+        core = [n for n in CORE_TABLES if n in names]
+        return core + [n for n in names if n not in CORE_TABLES]
+
+    def rebuild(self) -> None:
+        """Drop every table (core and audit) and start with an empty store."""
+        self.con.execute("BEGIN")
+        try:
+            for name in self.tables():
+                self.con.execute(f"DROP TABLE {quote(name)}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self._ensure_schema()
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def begin_run(self, engine: str, workers: int, inputs: Sequence[str]) -> int:
+        # DuckDB lets one process write at a time, so a run still marked running was killed
+        self.con.execute("UPDATE runs SET status = 'aborted' WHERE status = 'running'")
+        run_id = self.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs")
+        self.con.execute(
+            "INSERT INTO runs (run_id, started, status, engine, workers, inputs) "
+            "VALUES (?, ?, 'running', ?, ?, ?)",
+            [run_id, _now(), engine, workers, json.dumps(list(inputs), ensure_ascii=False)])
+        return int(run_id)
+
+    def finish_run(self, run_id: int, status: str, counts: Mapping[str, Any],
+                   audit: str | None = None) -> None:
+        cols = [c for c in RUNS.names if c in counts]
+        sets = "".join(f", {quote(c)} = ?" for c in cols)
+        self.con.execute(f"UPDATE runs SET finished = ?, status = ?, audit = ?{sets} WHERE run_id = ?",
+                         [_now(), status, audit, *(counts[c] for c in cols), run_id])
+
+    # -- incremental keys ----------------------------------------------------------------------
+
+    def decide(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
+        """For each ``(source_path, sha256)``: skip it, link it as a copy, or process it."""
+        if not items:
+            return []
+        query = pa.table({"source_path": [p for p, _ in items], "sha256": [s for _, s in items],
+                          "i": list(range(len(items)))})
+        self.con.register("_query", query)
+        try:
+            rows = self.con.execute(
+                """SELECT q.i,
+                          EXISTS (SELECT 1 FROM inputs x WHERE x.source_path = q.source_path
+                                  AND x.sha256 = q.sha256) AS known,
+                          (SELECT min(x.source_path) FROM inputs x WHERE x.sha256 = q.sha256
+                                  AND x.status = 'ok' AND x.source_path <> q.source_path) AS owner
+                   FROM _query q ORDER BY q.i""").fetchall()
+        finally:
+            self.con.unregister("_query")
+        out = []
+        for _, known, owner in rows:
+            if known:
+                out.append(Decision("skip"))
+            elif owner is not None:
+                out.append(Decision("duplicate", owner))
+            else:
+                out.append(Decision("process"))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def commit(self, inputs: Sequence[Mapping[str, Any]], results: Mapping[str, pa.Table]) -> list[str]:
+        """Write a batch of inputs and the rows they gave, all in one transaction.
+
+        ``inputs`` are rows of the ``inputs`` table (``status`` ``ok``, ``error`` or
+        ``duplicate``); ``results`` are the :data:`RESULT_TABLES` with ``input_path``. Anything
+        stored before for these inputs is replaced. Returns the source paths of copies that
+        could not be linked (their original was replaced meanwhile): they are left unrecorded,
+        so the next run reads them.
+        """
+        if not inputs:
+            return []
+        con = self.con
+        results = {**empty_results(), **results}
+        paths = pa.table({"source_path": [row["source_path"] for row in inputs]})
+        registered = {"_paths": paths, **{f"_b_{name}": table for name, table in results.items()}}
+        for name, table in registered.items():
+            con.register(name, table)
+        try:
+            con.execute("BEGIN")
+            try:
+                unlinked = self._commit(inputs)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            for name in registered:
+                con.unregister(name)
+            for name in ("_old_keys", "_gone", "_docs"):
+                con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        return unlinked
+
+    def _commit(self, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
+        con = self.con
+        in_paths = "(SELECT source_path FROM _paths)"
+        # 1. forget what these inputs gave before; documents nobody refers to any more go
+        con.execute(f"CREATE TEMP TABLE _old_keys AS SELECT DISTINCT sha256, doc_id FROM document_inputs "
+                    f"WHERE input_path IN {in_paths}")
+        con.execute(f"DELETE FROM document_inputs WHERE input_path IN {in_paths}")
+        con.execute(f"DELETE FROM errors WHERE input_path IN {in_paths}")
+        con.execute(f"DELETE FROM inputs WHERE source_path IN {in_paths}")
+        con.execute("""CREATE TEMP TABLE _gone AS SELECT k.* FROM _old_keys k WHERE NOT EXISTS
+                       (SELECT 1 FROM document_inputs m WHERE m.sha256 = k.sha256 AND m.doc_id = k.doc_id)""")
+        if self.scalar("SELECT count(*) FROM _gone"):
+            for table in ("figures", "rejected", "documents"):
+                con.execute(f"""DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM _gone g
+                                WHERE g.sha256 = {table}.sha256 AND g.doc_id = {table}.doc_id)""")
+
+        # 2. an input whose exact bytes are already stored (committed earlier, or earlier in this
+        #    batch) is a copy: link it to those documents instead of storing them twice
+        rows = [dict(r) for r in inputs]
+        shas = sorted({r["sha256"] for r in rows if r.get("sha256") and r["status"] == "ok"})
+        stored = {r[0] for r in con.execute(
+            "SELECT DISTINCT sha256 FROM inputs WHERE status = 'ok' "
+            "AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [shas]).fetchall()} if shas else set()
+        firsts: dict[str, str] = {}
+        copies: set[str] = set()
+        for row in sorted(rows, key=lambda r: r["source_path"]):
+            sha = row.get("sha256")
+            if row["status"] != "ok" or not sha:
+                continue
+            if sha in stored or sha in firsts:
+                row.update(status="duplicate", duplicate_of=row.get("duplicate_of") or firsts.get(sha),
+                           documents=0, figures=0, errors=0)
+                copies.add(row["source_path"])
+            else:
+                firsts[sha] = row["source_path"]
+        keep = "" if not copies else " AND input_path NOT IN (SELECT unnest(?::VARCHAR[]))"
+        params = [sorted(copies)] if copies else []
+
+        # 3. new documents (a (sha256, doc_id) already stored, or twice in the batch, is stored once)
+        con.execute(f"""CREATE TEMP TABLE _docs AS SELECT * FROM _b_documents d
+                        WHERE NOT EXISTS (SELECT 1 FROM documents x WHERE x.sha256 = d.sha256
+                                          AND x.doc_id = d.doc_id){keep}
+                        QUALIFY row_number() OVER (PARTITION BY sha256, doc_id ORDER BY input_path) = 1""",
+                    params)
+        self._insert(DOCUMENTS, "_docs")
+        for spec in (FIGURES, REJECTED):
+            self._insert(spec, f"_b_{spec.name}", """EXISTS (SELECT 1 FROM _docs d WHERE d.sha256 = src.sha256
+                         AND d.doc_id = src.doc_id AND d.input_path = src.input_path)""")
+        con.execute(f"""INSERT INTO document_inputs SELECT DISTINCT sha256, doc_id, input_path
+                        FROM _b_documents WHERE true{keep}""", params)
+        self._insert(ERRORS, "_b_errors", f"true{keep}", params)
+        self._insert_inputs([r for r in rows if r["status"] != "duplicate"])
+
+        # 4. copies: link to the documents of any stored input with the same bytes
+        unlinked = []
+        for row in (r for r in rows if r["status"] == "duplicate"):
+            con.execute("""INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, ?
+                           FROM document_inputs m JOIN inputs i ON m.input_path = i.source_path
+                           WHERE i.sha256 = ? AND i.status = 'ok'""", [row["source_path"], row["sha256"]])
+            owner = self.scalar("SELECT min(source_path) FROM inputs WHERE sha256 = ? AND status = 'ok'",
+                                [row["sha256"]])
+            if owner is None:
+                log.warning("%s: its original was replaced in this run; it will be read on the next run",
+                            row["source_path"])
+                unlinked.append(row["source_path"])
+                continue
+            row["duplicate_of"] = owner
+            self._insert_inputs([row])
+        return unlinked
+
+    def _insert(self, spec: TableSpec, source: str, where: str = "true", params: Sequence[Any] = ()) -> None:
+        cols = spec.select_list()
+        self.con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {spec.select_list('src')} "
+                         f"FROM {source} src WHERE {where}", list(params))
+
+    def _insert_inputs(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        table = pa.Table.from_pylist([{c: r.get(c) for c in INPUTS.names} for r in rows],
+                                     schema=INPUTS.arrow_schema())
+        self.con.register("_b_inputs", table)
+        try:
+            self._insert(INPUTS, "_b_inputs")
+        finally:
+            self.con.unregister("_b_inputs")
+
+    def replace_table(self, name: str, frame: Any) -> None:
+        """Replace (or create) a non-core table with ``frame`` (pandas or Arrow), atomically."""
+        if not _IDENTIFIER.match(name) or name in CORE_TABLES:
+            raise StoreError(f"cannot replace table {name!r}: not a plain name, or a core table")
+        self.con.register("_frame", frame)
+        try:
+            self.con.execute("BEGIN")
+            try:
+                self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _frame")
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.unregister("_frame")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(self, table: str) -> str:
+        """``SELECT`` of a whole table in its export order."""
+        spec = CORE_TABLES.get(table)
+        order = ", ".join(quote(c) for c in spec.order_by) if spec else "ALL"
+        return f"SELECT * FROM {quote(table)} ORDER BY {order}"
+
+    def frame(self, table: str) -> Any:
+        """A whole table as a pandas DataFrame, in its export order."""
+        return self.con.sql(self.query(table)).df()
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {quote(table)}"))
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        # fetchall, not fetchone: DuckDB refuses new work while a result is left unfinished
+        return self.con.execute(sql, list(params)).fetchall()[0][0]
+
+    def batches(self, sql: str, size: int = 50_000) -> Iterator[pa.RecordBatch]:
+        yield from self.con.sql(sql).to_arrow_reader(size)
+
+    # -- exports -------------------------------------------------------------------------------
+
+    def export(self, directory: Path | None = None, formats: Iterable[str] = ("csv", "parquet"),
+               xlsx_path: Path | None = None, xlsx_max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
+        """Write every table of the store to ``directory`` (default: the store's folder)."""
+        directory = Path(directory or self.directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        formats = list(formats)
+        for table in self.tables():
+            sql = self.query(table)
+            if "parquet" in formats:
+                written.append(self._export_parquet(sql, directory / f"{table}.parquet"))
+            if "csv" in formats:
+                written.append(self._export_csv(sql, directory / f"{table}.csv"))
+        if "xlsx" in formats:
+            written.append(self.export_xlsx(xlsx_path or directory / "zongjie.xlsx", xlsx_max_rows))
+        return written
+
+    def _export_parquet(self, sql: str, path: Path) -> Path:
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.con.execute(f"COPY ({sql}) TO '{_sql_string(tmp)}' (FORMAT parquet)")
+        _fsync(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def _export_csv(self, sql: str, path: Path) -> Path:
+        """UTF-8 with a BOM, so Excel opens the Chinese correctly; streamed, so memory stays flat."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        reader = self.con.sql(sql).to_arrow_reader(50_000)
+        with open(tmp, "wb") as fh:
+            fh.write("\ufeff".encode())
+            writer = pa_csv.CSVWriter(fh, reader.schema)
+            for batch in reader:
+                writer.write_batch(batch)
+            writer.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def export_xlsx(self, path: Path, max_rows: int = EXCEL_MAX_ROWS) -> Path:
+        """One sheet per table; a table over ``max_rows`` (Excel's limit) continues on more sheets.
+
+        The figures sheet carries each figure's source sentence and its document's file and
+        title, so an auditor can check a figure without opening anything else. A first sheet,
+        ``notes``, lists every table, its rows, and where it was split.
+        """
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        per_sheet = max_rows - 1  # the header takes a row
+        wb = Workbook(write_only=True)
+        notes_ws = wb.create_sheet("notes")
+        notes: list[list[Any]] = []
+        for table in self.tables():
+            sql = self._xlsx_query(table)
+            total = self.count(table)
+            sheets = max(1, -(-total // per_sheet))
+            names = [_sheet_name(table, i) for i in range(sheets)]
+            note = "" if sheets == 1 else f"over Excel's {max_rows:,} rows: split across {', '.join(names)}"
+            notes.append([table, total, ", ".join(names), note])
+            ws, written = None, per_sheet
+            sheet_index = 0
+            for batch in self.batches(sql):
+                columns = batch.schema.names
+                for row in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True):
+                    if written == per_sheet:
+                        ws = wb.create_sheet(names[sheet_index])
+                        sheet_index += 1
+                        ws.append(columns)
+                        written = 0
+                    ws.append([_cell(v, ILLEGAL_CHARACTERS_RE) for v in row])  # type: ignore[union-attr]
+                    written += 1
+            if ws is None:  # an empty table still gets its sheet and header
+                ws = wb.create_sheet(names[0])
+                ws.append(self.con.sql(sql).columns)
+        notes_ws.append(["table", "rows", "sheets", "note"])
+        for row in notes:
+            notes_ws.append(row)
+        tmp = path.with_name(f".{path.name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        wb.save(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def _xlsx_query(self, table: str) -> str:
+        if table != "figures":
+            return self.query(table)
+        order = ", ".join(f"f.{quote(c)}" for c in FIGURES.order_by)
+        return (f"SELECT f.*, d.source_path, d.title AS document_title FROM figures f "
+                f"LEFT JOIN documents d ON d.sha256 = f.sha256 AND d.doc_id = f.doc_id ORDER BY {order}")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sheet_name(table: str, index: int) -> str:
+    """Excel sheet names: at most 31 characters, unique.
+
+    >>> _sheet_name("figures", 0), _sheet_name("figures", 2)
+    ('figures', 'figures (3)')
+    """
+    suffix = "" if index == 0 else f" ({index + 1})"
+    return table[: 31 - len(suffix)] + suffix
+
+
+def _cell(value: Any, illegal: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        value = illegal.sub("", value)
+        if len(value) > EXCEL_MAX_CELL:
+            value = value[: EXCEL_MAX_CELL - 1] + "…"
+    return value
