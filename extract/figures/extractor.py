@@ -64,7 +64,7 @@ class RuleExtractor:
         self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
         self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
         self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
-        self.families = {k: m.family for k, m in rules.taxonomy.metrics.items()}
+        self.narrowing = {(r.from_metric, r.to_metric) for r in rules.refinements}
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
         text = doc.text.text
@@ -162,14 +162,15 @@ class RuleExtractor:
     def _inherit(self, text: str, clause_start: int, cand: Candidate, own: str | None,
                  parent: Figure | None) -> str | None:
         """A 其中 sub-count takes its parent's metric when it counts the same kind of thing: it has
-        no metric of its own, or one of the parent's family, and a unit of the parent's class."""
+        no metric of its own, or the general metric its parent's narrows (会员 under 新发展会员),
+        and a unit of the parent's class."""
         if parent is None or parent.metric == "other" or own == parent.metric:
             return None
         if not self.subset.match(text, clause_start) and not self.subset.match(text.lstrip(), clause_start):
             return None
         if not set(cand.unit_classes) & set(self.unit_classes.get(parent.unit, ())):
             return None
-        if own is None or self.families.get(own) == self.families.get(parent.metric):
+        if own is None or (own, parent.metric) in self.narrowing:
             return parent.metric
         return None
 
