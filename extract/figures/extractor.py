@@ -193,7 +193,7 @@ class RuleExtractor:
             if m.metric not in seen and m.cue_start >= clause_start and m.cue_end <= cand.start:
                 seen.add(m.metric)
                 chosen.append(m)
-        return chosen if len(chosen) > 1 else []
+        return sorted(chosen, key=lambda m: m.cue_start) if len(chosen) > 1 else []
 
     def _flags(self, cand: Candidate, metric: str) -> tuple[str, ...]:
         flags = []
