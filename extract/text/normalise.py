@@ -15,8 +15,10 @@ import regex
 # Full-width ASCII (U+FF01..U+FF5E) maps one-to-one onto ASCII; U+3000 is the ideographic space.
 _FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
-# Spaces a copy-paste left inside a number ("201 4年") or a word ("工 作").
-_STRAY_SPACE = regex.compile(r"(?<=\d)[ \u00a0]+(?=\d)|(?<=\p{Han})[ \u00a0](?=\p{Han})")
+# Spaces a copy-paste left inside a number ("201 4年": one side a lone digit) or a word ("工 作").
+# Two groups of digits ("475 460平方米") are two numbers whose words were lost: left alone.
+_STRAY_SPACE = regex.compile(
+    r"(?<=(?<!\d)\d)[ \u00a0]+(?=\d)|(?<=\d)[ \u00a0]+(?=\d(?!\d))|(?<=\p{Han})[ \u00a0](?=\p{Han})")
 # A Chinese full stop used as a decimal point: "92。3%".
 _STOP_AS_POINT = regex.compile(r"(?<=\d)。(?=\d+(?:%|万|亿))")
 
