@@ -140,7 +140,7 @@ class RuleExtractor:
                 "status": status.status,
                 "approx": cand.approx,
                 "value_max": cand.value_max,
-                "qualifier": self._qualifier(text, cand, sent_start, match),
+                "qualifier": self._qualifier(text, cand, sent_start, clause_start, match),
                 "subject": _subject(text, sent_start, cand, match),
                 "sentence": doc.original.__getitem__(slice(*doc.text.span(sent_start, sent_end))).strip(),
                 "extractor": extractor,
@@ -210,8 +210,11 @@ class RuleExtractor:
                 flags.append("rate_over_100")
         return tuple(flags)
 
-    def _qualifier(self, text: str, cand: Candidate, sent_start: int, match: MetricMatch | None) -> str | None:
-        left = text[sent_start : cand.start]
+    def _qualifier(self, text: str, cand: Candidate, sent_start: int, clause_start: int,
+                   match: MetricMatch | None) -> str | None:
+        # A qualifier narrows its own clause (and the cue's, when the cue stands earlier).
+        scope_start = min(clause_start, match.cue_start) if match else clause_start
+        left = text[scope_start : cand.start]
         if match and match.metric.startswith("votes."):
             line_start = text.rfind("\n", 0, cand.start) + 1
             markers = list(self.candidate_marker.finditer(text, line_start, cand.start))
@@ -222,7 +225,7 @@ class RuleExtractor:
         for hit in self.subset.finditer(left):
             subset = hit
         if subset:
-            end = (match.cue_start - sent_start) if match and match.cue_start - sent_start > subset.end() else len(left)
+            end = (match.cue_start - scope_start) if match and match.cue_start - scope_start > subset.end() else len(left)
             return left[subset.start() : end].strip(" ,，") or None
         scope = self.scope.search(left)
         return scope.group() if scope else None
