@@ -207,6 +207,35 @@ class DocView:
                 next_start = min(next_start, gp)
         return sentence[start:next_start]
 
+    def label(self, f: Figure) -> str:
+        """The words naming f: text before it back to the previous figure or the last clause break,
+        a colon just before it skipped (1．会费收入：11.35万元 → 1．会费收入)."""
+        text = self.before(f).rstrip()
+        while text and (text[-1] in self.rules.elections.colons or text[-1].isspace()):
+            text = text[:-1]
+        cut = max((text.rfind(c) for c in self._breaks), default=-1)
+        return text[cut + 1 :]
+
+    def between(self, a: Figure, b: Figure) -> str:
+        """Text between the end of ``a`` and the start of ``b`` in their sentence ('' when apart)."""
+        pa, pb = self.place(a), self.place(b)
+        if pa is None or pb is None or pa.slot != pb.slot:
+            return ""
+        return pa.slot[0][pa.pos + len(a.surface) : pb.pos]
+
+    def unbracketed(self, text: str) -> str:
+        """``text`` without its bracketed remarks: 维权支出（其中帮扶…）→ 维权支出."""
+        opens, closes = set(self.rules.text.nesting_open), set(self.rules.text.nesting_close)
+        depth, kept = 0, []
+        for ch in text:
+            if ch in opens:
+                depth += 1
+            elif ch in closes:
+                depth = max(depth - 1, 0)
+            elif depth == 0:
+                kept.append(ch)
+        return "".join(kept)
+
     def sentence_text_before(self, f: Figure) -> str:
         p = self.place(f)
         return p.slot[0][: p.pos] if p else (f.subject or "")
@@ -428,12 +457,11 @@ class RecordBuilder:
     def _funds(self, view: DocView) -> list[Draft]:
         drafts: list[Draft] = []
         metrics = set(self.r.funds_metrics)
-        stated_year: int | None = None
+        actual_year: int | None = None  # the year of the accounts, carried on when the document has none
         for f in view.figures:
             if f.metric not in metrics:
                 continue
-            stated_year = self._stated_year(view, f) or stated_year
-            before = view.before(f, clause=True)
+            before = view.label(f)
             prior_balance = f.metric == "funds.balance" and f.status == "prior"
             if f.status == "prior" and not prior_balance:
                 basis = "prior"
@@ -441,9 +469,9 @@ class RecordBuilder:
                 basis = "budget"
             else:
                 basis = "actual"
-            year = stated_year if stated_year is not None else view.period_year
-            if basis == "prior" and year is not None:
-                year -= 1
+            year = self._period(view, f, basis, actual_year)
+            if basis == "actual":
+                actual_year = year
             role = self._funds_role(view, f, prior_balance)
             cur = next(
                 (d for d in reversed(drafts) if d.keys["basis"] == basis and d.keys["period_year"] == year),
@@ -454,9 +482,9 @@ class RecordBuilder:
                 cur = Draft("funds", view.doc_id, status, {"basis": basis, "period_year": year})
                 drafts.append(cur)
             if role.endswith("_items"):
-                cur.add_item(role, f)
-                if view.nested(f):
+                if self._nested_item(view, f, cur.items.get(role, [])):
                     cur.nested.add(f.figure_id)
+                cur.add_item(role, f)
             elif role in ("surplus", "balance"):
                 cur.add_item("balances", f)
                 if role not in cur.fields:
@@ -465,17 +493,50 @@ class RecordBuilder:
                 cur.add(role, f)
         return drafts
 
+    def _period(self, view: DocView, f: Figure, basis: str, actual_year: int | None) -> int | None:
+        """The year a funds figure is about.
+
+        Accounts: the document's year, else one written in the sentence, else the last one seen.
+        A budget: the year written in its sentence (2015年预算), else the document's. An earlier
+        year's figure: the year written (比2013年决算数), else the document's year − 1.
+        """
+        stated = self._stated_year(view, f)
+        doc_year = view.period_year
+        if basis == "actual":
+            return doc_year if doc_year is not None else stated if stated is not None else actual_year
+        if basis == "budget":
+            return stated if stated is not None else doc_year
+        return stated if stated is not None else (doc_year - 1 if doc_year is not None else None)
+
+    def _nested_item(self, view: DocView, f: Figure, earlier: list[Figure]) -> bool:
+        """A sub-item of another item: inside brackets, or after a 其中 that follows an earlier item
+        of the same list in its sentence (维权支出31万元，其中帮扶慰问28万元，…)."""
+        if view.nested(f):
+            return True
+        same = [g for g in earlier if view.same_sentence(g, f)]
+        if not same:
+            return False
+        side = "income" if f.metric in (*self.r.funds_income_items, "funds.income") else "expenditure"
+        if any(w in view.label(f) for w in self.r.funds_item_words.get(side, [])):
+            return False  # a top-level category of its own (业务支出) even after a nested list
+        between = view.unbracketed(view.between(same[0], f))
+        return any(w in between for w in self.r.subset_prefixes)
+
     def _funds_role(self, view: DocView, f: Figure, prior_balance: bool) -> str:
         if f.metric == "funds.balance":
             if prior_balance:
                 return "prior_balance"
-            before = view.before(f, clause=True)
-            return "surplus" if any(c in before for c in self.r.surplus_cues) else "balance"
+            return "surplus" if any(c in view.label(f) for c in self.r.surplus_cues) else "balance"
         if f.metric in self.r.funds_income_items:
             return "income_items"
-        if f.metric == "funds.income":
-            return "income_items" if view.is_subset(f) else "income"
-        return "expenditure_items" if view.is_subset(f) else "expenditure"
+        side = "income" if f.metric == "funds.income" else "expenditure"
+        if view.is_subset(f):
+            return f"{side}_items"
+        before = view.label(f)
+        if any(c in before for c in self.r.funds_total_cues):
+            return side
+        item_words = self.r.funds_item_words.get(side, [])
+        return f"{side}_items" if any(w in before for w in item_words) else side
 
     def _stated_year(self, view: DocView, f: Figure) -> int | None:
         """The last year written in f's sentence before it (2014年度经费收入预算…)."""

@@ -100,6 +100,7 @@ class TextCues(_Strict):
 
     clause_breaks: list[str] = Field(min_length=1, description="characters that end a clause")
     decimal_marks: list[str] = Field(min_length=1, description="characters written as a decimal point")
+    thousands_marks: list[str] = Field(description="characters between groups of three digits (2,156,300)")
     nesting_open: list[str] = Field(min_length=1, description="brackets that open a nested remark (含…)")
     nesting_close: list[str] = Field(min_length=1)
     lower_bound: list[str] = Field(description="words in a surface that make it a floor (以上, 不低于)")
@@ -145,6 +146,12 @@ class RecordRules(_Strict):
     candidate_votes: dict[str, str]
     funds_metrics: list[str]
     funds_income_items: list[str] = Field(description="metrics that are always income sub-items (拨缴, 会费)")
+    funds_total_cues: list[str] = Field(
+        description="words before a funds figure that make it a total (总收入)"
+    )
+    funds_item_words: dict[str, list[str]] = Field(
+        description="income/expenditure → words that make a figure without 其中 a sub-item (上缴, 行政支出)"
+    )
     budget_cues: list[str] = Field(description="words before a funds figure that make it a budget (预算)")
     surplus_cues: list[str] = Field(
         description="a balance of the year alone: income − expenditure (本年结余)"

@@ -1,9 +1,10 @@
 """What every check receives (``AuditContext``), and the arithmetic helpers they share.
 
 Numbers are compared as ``Decimal``. A figure written with a scale or decimals (7.6万元, 92.3%) was
-rounded by its writer, so a sum of such figures may be off by half the last digit of each; counts
-written in full (48票) are exact. A figure marked approximate (余, 约, 近) is never used for an
-equality and gets ``approx_relative`` slack in an inequality.
+rounded by its writer: a result may be off by half a unit of the last digit of the most precise
+such figure involved, and no more. Counts and amounts written in full (48票, 38650元) are exact.
+A figure marked approximate (余, 约, 近) is never used for an equality and gets ``approx_relative``
+slack in an inequality.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 
-def written_number(surface: str, decimal_marks: Iterable[str]) -> tuple[Decimal, int] | None:
+def written_number(
+    surface: str, decimal_marks: Iterable[str], thousands_marks: Iterable[str] = ()
+) -> tuple[Decimal, int] | None:
     """The first Arabic number written in ``surface`` and its count of decimals.
 
     >>> written_number("1386.52万元", ["."])
     (Decimal('1386.52'), 2)
+    >>> written_number("2,156,300.00元", ["."], [","])
+    (Decimal('2156300.00'), 2)
     >>> written_number("92。3%", [".", "。"]), written_number("五位", ["."])
     ((Decimal('92.3'), 1), None)
     """
-    marks = set(decimal_marks)
+    marks, thousands = set(decimal_marks), set(thousands_marks)
     digits: list[str] = []
     decimals = -1
-    for ch in surface:
+    for i, ch in enumerate(surface):
         if ch.isascii() and ch.isdigit():
             digits.append(ch)
             if decimals >= 0:
@@ -41,12 +46,25 @@ def written_number(surface: str, decimal_marks: Iterable[str]) -> tuple[Decimal,
         elif ch in marks and digits and decimals < 0:
             digits.append(".")
             decimals = 0
+        elif ch in thousands and digits and decimals < 0 and _three_digits(surface[i + 1 : i + 5]):
+            continue
         elif digits:
             break
     if not digits:
         return None
     text = "".join(digits).rstrip(".")
     return Decimal(text), max(decimals, 0)
+
+
+def _three_digits(text: str) -> bool:
+    """Exactly three digits follow (a thousands group): '300.', '300元', not '3000'."""
+    head = text[:3]
+    return (
+        len(head) == 3
+        and head.isascii()
+        and head.isdigit()
+        and not (text[3:4].isascii() and text[3:4].isdigit())
+    )
 
 
 def fmt(value: Decimal) -> str:
@@ -73,7 +91,7 @@ class AuditContext:
         """Half a unit of the last digit written, in value units; 0 for a count written in full."""
         if f.value is None:
             return ZERO
-        written = written_number(f.surface, self.rules.text.decimal_marks)
+        written = written_number(f.surface, self.rules.text.decimal_marks, self.rules.text.thousands_marks)
         if written is None or written[0] == 0:
             return ZERO
         number, decimals = written
@@ -83,7 +101,13 @@ class AuditContext:
         return scale * Decimal(10) ** -decimals / 2
 
     def tolerance(self, figures: Iterable[Figure]) -> Decimal:
-        return sum((self.resolution(f) for f in figures), ZERO)
+        """Room for rounding: half a unit of the last digit of the most precise rounded figure involved.
+
+        A statement that writes 962.40万元 beside 120万元 means 120.00万元: the figures of one sum
+        are taken to be as precise as the finest of them.
+        """
+        rounded = [r for f in figures if (r := self.resolution(f)) > 0]
+        return min(rounded, default=ZERO)
 
     def slack(self, f: Figure) -> Decimal:
         """Extra room for an approximate figure (4500余人, 约3.2万人)."""

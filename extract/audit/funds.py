@@ -17,7 +17,7 @@ def _known(f: Figure | None) -> bool:
 
 def _balance_kind(ctx: AuditContext, built: Built, f: Figure) -> str:
     view = ctx.views[built.draft.doc_id]
-    before = view.before(f, clause=True)
+    before = view.label(f)
     if any(c in before for c in ctx.rules.records.surplus_cues):
         return "surplus"
     if any(c in before for c in ctx.rules.records.closing_cues):
@@ -25,49 +25,68 @@ def _balance_kind(ctx: AuditContext, built: Built, f: Figure) -> str:
     return "plain"
 
 
-def balance(ctx: AuditContext) -> Iterator[Finding]:
-    """funds.balance: income − expenditure = the year's balance.
-
-    With a prior balance (上年结余) stated: prior + income − expenditure = the closing balance.
-    """
-    for built in ctx.records.of("funds"):
-        income, spent = built.fields.get("income"), built.fields.get("expenditure")
-        if not _known(income) or not _known(spent):
-            continue
+def _options(
+    kind: str, income: Figure | None, spent: Figure | None, prior: Figure | None, surplus: Figure | None
+) -> list[tuple[str, list[Figure], Decimal]]:
+    """The ways a balance of ``kind`` can be computed from what the record states."""
+    out: list[tuple[str, list[Figure], Decimal]] = []
+    both = income is not None and spent is not None
+    if kind in ("surplus", "plain") and both:
         assert (
             income is not None and spent is not None and income.value is not None and spent.value is not None
         )
-        prior = built.fields.get("prior_balance")
-        prior = prior if _known(prior) else None
-        for stated in built.items.get("balances", []):
-            if not _known(stated):
-                continue
+        out.append(("surplus", [income, spent], income.value - spent.value))
+    if kind in ("closing", "plain") and prior is not None:
+        assert prior.value is not None
+        if both:
+            assert income is not None and spent is not None and income.value is not None
+            assert spent.value is not None
+            out.append(("closing", [prior, income, spent], prior.value + income.value - spent.value))
+        if surplus is not None:
+            assert surplus.value is not None
+            out.append(("closing", [prior, surplus], prior.value + surplus.value))
+    return out
+
+
+def balance(ctx: AuditContext) -> Iterator[Finding]:
+    """funds.balance: income − expenditure = the year's balance (本年结余).
+
+    With a prior balance (上年结余) stated, the closing balance (滚存结余) = prior + income −
+    expenditure, or prior + the year's balance. A balance not marked either way may be either.
+    """
+    for built in ctx.records.of("funds"):
+        income, spent, prior = (
+            f if _known(f := built.fields.get(name)) else None
+            for name in ("income", "expenditure", "prior_balance")
+        )
+        stated_all = [f for f in built.items.get("balances", []) if _known(f)]
+        kinds = {f.figure_id: _balance_kind(ctx, built, f) for f in stated_all}
+        surplus = next((f for f in stated_all if kinds[f.figure_id] == "surplus"), None)
+        for stated in stated_all:
             assert stated.value is not None
-            kind = _balance_kind(ctx, built, stated)
-            options: list[tuple[str, list[Figure], Decimal]] = []
-            if kind in ("surplus", "plain"):
-                options.append(("surplus", [income, spent], income.value - spent.value))
-            if kind in ("closing", "plain") and prior is not None:
-                assert prior.value is not None
-                options.append(("closing", [prior, income, spent], prior.value + income.value - spent.value))
+            kind = kinds[stated.figure_id]
+            options = _options(kind, income, spent, prior, surplus if stated is not surplus else None)
             if not options:
                 continue
             if any(abs(value - stated.value) <= ctx.tolerance([*figs, stated]) for _, figs, value in options):
                 continue
-            show = ctx.shower([*options[-1][1], stated], [v for _, _, v in options])
+            show = ctx.shower(
+                [g for _, figs, _ in options for g in figs] + [stated], [v for _, _, v in options]
+            )
             lines = []
             for _, figs, value in options:
                 terms = show(figs[0].value) + "".join(
-                    f" + {show(g.value)}" if g.metric != "funds.expenditure" else f" − {show(g.value)}"
+                    f" − {show(g.value)}" if g.metric == "funds.expenditure" else f" + {show(g.value)}"
                     for g in figs[1:]
                 )
                 lines.append(f"{terms} = {show(value)} ≠ {show(stated.value)}")
-            side = options[-1][0]
+            side = options[0][0]
             zh, en = ctx.label(side)
+            figures = list({g.figure_id: g for _, figs, _ in options for g in figs}.values())
             yield ctx.finding(
                 "funds.balance",
                 built.draft.doc_id,
-                [*options[-1][1], stated],
+                [*figures, stated],
                 "; ".join(lines),
                 record_id=built.record_id,
                 side_zh=zh,
@@ -90,9 +109,7 @@ def subitems(ctx: AuditContext) -> Iterator[Finding]:
             assert total is not None and total.value is not None
             s = sum((f.value for f in items if f.value is not None), Decimal(0))
             room = ctx.tolerance([*items, total])
-            remainder = any(
-                any(c in view.before(f, clause=True) for c in ctx.rules.records.remainder_cues) for f in items
-            )
+            remainder = any(any(c in view.label(f) for c in ctx.rules.records.remainder_cues) for f in items)
             show = ctx.shower([*items, total], [s])
             terms = " + ".join(show(f.value) for f in items)
             if s > total.value + room:

@@ -43,6 +43,10 @@ def qizhong_total(ctx: AuditContext) -> Iterator[Finding]:
                 or not view.is_subset(part)
             ):
                 continue
+            if view.place(part) is not None and not any(
+                w in view.sentence_text_before(part) for w in ctx.rules.records.subset_prefixes
+            ):
+                continue  # the qualifier says 其中 but the text does not: the total is not known
             total = _total_of(ctx, view, part)
             if total is None or not ctx.exceeds(part, total):
                 continue

@@ -1,8 +1,10 @@
 """Rates: a stated rate against the rate recomputed from the counts of its sentence.
 
 Two ways to find the counts: the "N of M" shape (15家企业中已建会9家，建会率90%), read from the text
-and whatever the metrics; and, for the rates ``rates.definitions`` lists, the numerator and
-denominator metrics standing before the rate in its sentence. Rounding: a rate written with d
+and whatever the metrics; and, for the rates ``rates.definitions`` lists, the one numerator and the
+one denominator figure standing before the rate in its sentence (受理58起，调处结案55起，结案率94.8%).
+A rate of a scoped population (已建会企业职工入会率) is not members ÷ all workers, so rates such as
+入会率 are left to the first way. Rounding: a rate written with d
 decimals may be off by half a unit of its last digit; 以上/以下 make it a floor/ceiling.
 """
 
@@ -26,7 +28,7 @@ def _check(ctx: AuditContext, view: DocView, num: Figure, den: Figure, rate: Fig
     if den.value <= 0:
         return None
     recomputed = num.value / den.value * HUNDRED
-    written = written_number(rate.surface, ctx.rules.text.decimal_marks)
+    written = written_number(rate.surface, ctx.rules.text.decimal_marks, ctx.rules.text.thousands_marks)
     decimals = written[1] if written else 0
     half = Decimal(5) * Decimal(10) ** -(decimals + 1)
     room = half + (
@@ -83,6 +85,8 @@ def _of_shape(
 
 
 def _by_metrics(ctx: AuditContext, view: DocView) -> Iterator[tuple[Figure, Figure, Figure]]:
+    """(numerator, denominator, rate) for a rate that ``rates.definitions`` lists, when its sentence
+    holds exactly one figure of each before it (two, in order, when both are of one metric)."""
     defs = {d.rate: d for d in ctx.rules.rates.definitions}
     for rate in view.figures:
         d = defs.get(rate.metric)
@@ -98,20 +102,12 @@ def _by_metrics(ctx: AuditContext, view: DocView) -> Iterator[tuple[Figure, Figu
             key=lambda g: view.places[g.figure_id].pos,
         )
         nums = [g for g in earlier if g.metric in d.numerator]
-        if not nums:
-            continue
-        num = nums[-1]
-        dens = [
-            g
-            for g in earlier
-            if g.metric in d.denominator
-            and g is not num
-            and view.places[g.figure_id].pos < view.places[num.figure_id].pos
-        ]
-        if not dens and set(d.numerator) != set(d.denominator):
-            dens = [g for g in earlier if g.metric in d.denominator and g is not num]
-        if dens:
-            yield num, dens[-1], rate
+        dens = [g for g in earlier if g.metric in d.denominator]
+        if set(d.numerator) == set(d.denominator):
+            if len(nums) == 2:
+                yield nums[1], nums[0], rate
+        elif len(nums) == 1 and len(dens) == 1:
+            yield nums[0], dens[0], rate
 
 
 def recomputed(ctx: AuditContext) -> Iterator[Finding]:
