@@ -130,6 +130,54 @@ def explain(text: str) -> None:
                 click.echo(f"     status cue {d.status_cue!r}")
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, path_type=Path, file_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable findings, or one JSON object per finding per line.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(["info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="Print only findings this bad or worse (the tables always hold all).",
+)
+def audit(directory: Path, output_format: str, min_severity: str) -> None:
+    """Audit the documents and figures in DIRECTORY: write records and findings there, print the findings.
+
+    Reads documents/figures (.parquet, else .csv) and writes contracts, membership, funds, assistance,
+    elections, election_candidates, activities, findings and record_errors (CSV + Parquet).
+
+    Example:
+        zongjie audit out --min-severity warning
+    """
+    from extract.audit import AuditRulesError, run_audit
+    from extract.audit.report import (
+        AuditInputError,
+        format_finding,
+        format_json,
+        read_inputs,
+        select,
+        summary,
+        write_outputs,
+    )
+
+    try:
+        documents, figures = read_inputs(directory)
+        frames = run_audit(documents, figures)
+    except (AuditInputError, AuditRulesError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_outputs(frames, directory)
+    for row in select(frames["findings"], min_severity):
+        click.echo(format_json(row) if output_format == "json" else format_finding(row) + "\n")
+    click.echo(f"{summary(frames)} → {directory}", err=True)
+
+
 @cli.command("eval")
 @click.argument("gold", type=click.Path(exists=True, path_type=Path))
 @click.argument("predictions", type=click.Path(exists=True, path_type=Path))
