@@ -10,9 +10,35 @@ from decimal import Decimal, InvalidOperation
 
 import regex
 
-DIGITS = {"零": 0, "〇": 0, "○": 0, "Ｏ": 0, "O": 0, "o": 0, "０": 0,
-          "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "俩": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
-          "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9}
+DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "○": 0,
+    "Ｏ": 0,
+    "O": 0,
+    "o": 0,
+    "０": 0,
+    "一": 1,
+    "壹": 1,
+    "二": 2,
+    "贰": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "叁": 3,
+    "四": 4,
+    "肆": 4,
+    "五": 5,
+    "伍": 5,
+    "六": 6,
+    "陆": 6,
+    "七": 7,
+    "柒": 7,
+    "八": 8,
+    "捌": 8,
+    "九": 9,
+    "玖": 9,
+}
 SMALL_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 LARGE_UNITS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
 
@@ -22,6 +48,8 @@ _CN_ALL = _CN_DIGIT + "十拾百佰千仟万萬亿億"
 # so 零件 and ○ bullets are not numbers.
 _CN_LEAD = "一壹二贰两俩三叁四肆五伍六陆七柒八捌九玖十拾"
 CHINESE_NUMERAL = rf"(?:[{_CN_LEAD}][{_CN_ALL}Oo0]*)"
+# 九十四点二: a Chinese numeral with decimal digits after 点.
+CHINESE_DECIMAL = rf"(?:{CHINESE_NUMERAL}点[零〇○一二三四五六七八九]+)"
 ARABIC_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _ARABIC_RE = regex.compile(rf"^{ARABIC_NUMBER}$")
 
@@ -75,6 +103,8 @@ def parse_number(text: str) -> Decimal | None:
 
     >>> [str(parse_number(s)) for s in ["3697", "1,150", "92.3", "1.05万", "3千", "10362.53亿", "两", "三十六"]]
     ['3697', '1150', '92.3', '10500.00', '3000', '1036253000000.00', '2', '36']
+    >>> str(parse_number("九十四点二")), str(parse_number("九十一点五"))
+    ('94.2', '91.5')
     >>> parse_number("万") is None, parse_number("") is None
     (True, True)
     """
@@ -82,7 +112,11 @@ def parse_number(text: str) -> Decimal | None:
     if not text:
         return None
     scale = 1
-    while text and text[-1] in LARGE_UNITS or (len(text) > 1 and text[-1] == "千" and _ARABIC_RE.match(text[:-1])):
+    while (
+        text
+        and text[-1] in LARGE_UNITS
+        or (len(text) > 1 and text[-1] == "千" and _ARABIC_RE.match(text[:-1]))
+    ):
         scale *= LARGE_UNITS.get(text[-1], 1000)
         text = text[:-1]
     if not text:
@@ -92,6 +126,13 @@ def parse_number(text: str) -> Decimal | None:
             return Decimal(text.replace(",", "")) * scale
         except InvalidOperation:
             return None
+    if "点" in text:
+        whole, _, fraction = text.partition("点")
+        head = chinese_to_int(whole)
+        digits = "".join(str(DIGITS.get(ch, "")) for ch in fraction)
+        if head is None or len(digits) != len(fraction):
+            return None
+        return Decimal(f"{head}.{digits}") * scale
     value = chinese_to_int(text)
     return None if value is None else Decimal(value) * scale
 

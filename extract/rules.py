@@ -89,9 +89,28 @@ class RuleSet:
     jieba_dict: str
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Traversable) -> object:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+
+
 def _load(path: Traversable, model: type[BaseModel]) -> BaseModel:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except FileNotFoundError as exc:
         raise RulesFileError(f"{path}: missing rules file") from exc
     except yaml.YAMLError as exc:
@@ -128,7 +147,9 @@ def load_rules(root: Path | Traversable | None = None) -> RuleSet:
     taxonomy = _load(base / "taxonomy.yaml", Taxonomy)
     units = _load(base / "units.yaml", Units)
     pattern_dir = base / "patterns"
-    pattern_files = sorted((p for p in pattern_dir.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+    pattern_files = sorted(
+        (p for p in pattern_dir.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name
+    )
     metric_rules: list[MetricRule] = []
     refinements: list[Refinement] = []
     for path in pattern_files:
@@ -159,7 +180,9 @@ def check_references(rules: RuleSet) -> None:
     seen: dict[str, str] = {}
     for rule in [*rules.metric_rules, *rules.refinements, *rules.nonfigures.rules, *rules.furniture.rules]:
         if rule.id in seen:
-            raise DuplicateRuleId(f"rule id {rule.id!r} is used twice ({seen[rule.id]} and {type(rule).__name__})")
+            raise DuplicateRuleId(
+                f"rule id {rule.id!r} is used twice ({seen[rule.id]} and {type(rule).__name__})"
+            )
         seen[rule.id] = type(rule).__name__
     for rule in rules.metric_rules:
         if rule.metric not in rules.taxonomy.metrics:
@@ -170,9 +193,13 @@ def check_references(rules: RuleSet) -> None:
             if unit not in unit_classes:
                 raise UnknownUnit(f"patterns: rule {rule.id}: unit {unit!r} is not in units.yaml")
             if rule.metric != "other" and not accepted & unit_classes[unit]:
-                raise UnitMismatch(f"patterns: rule {rule.id}: unit {unit!r} cannot measure {rule.metric} "
-                                   f"(unit class {metric.unit_class}; add it to the metric's `also` in taxonomy.yaml)")
+                raise UnitMismatch(
+                    f"patterns: rule {rule.id}: unit {unit!r} cannot measure {rule.metric} "
+                    f"(unit class {metric.unit_class}; add it to the metric's `also` in taxonomy.yaml)"
+                )
     for ref in rules.refinements:
         for metric_id in (ref.from_metric, ref.to_metric):
             if metric_id not in rules.taxonomy.metrics:
-                raise UnknownMetric(f"patterns: refinement {ref.id}: metric {metric_id!r} is not in taxonomy.yaml")
+                raise UnknownMetric(
+                    f"patterns: refinement {ref.id}: metric {metric_id!r} is not in taxonomy.yaml"
+                )

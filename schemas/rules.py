@@ -157,6 +157,7 @@ class StatusRules(_Strict):
     section_heading: Regex = Field(description="what any top-level heading looks like (closes a plan section)")
     prior_cues: list[str]
     prior_window: int = Field(ge=0, le=40)
+    current_cues: list[str] = Field(default_factory=list, description="words of the period reported (今年, 目前)")
     change_words: list[str] = Field(description="a change between a prior cue and the number keeps it actual")
     plan_blockers: list[str] = Field(description="words after a plan cue that show the sentence reports a result")
     clause_breaks: str = Field(description="characters that end the reach of a plan cue")

@@ -135,3 +135,10 @@ def test_a_new_metric_cue_needs_no_code(tmp_path: Path) -> None:
     _edit(root / "patterns" / "culture.yaml", "cues: [文体活动,", "cues: [心理疏导服务, 文体活动,")
     after = extract_text(text, "d", Pipeline(load_rules(root)))
     assert [f.metric for f in after] == ["culture.activities"]
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    root = _copy_rules(tmp_path)
+    _edit(root / "patterns" / "cb.yaml", "window: 12, units: [份, 个], priority: 1}", "window: 12, units: [份, 个], window: 3, priority: 1}")
+    with pytest.raises(RulesFileError, match="given twice"):
+        load_rules(root)

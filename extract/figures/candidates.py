@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import regex
 
-from extract.numbers import ARABIC_NUMBER, CHINESE_NUMERAL, normal_decimal, parse_number
+from extract.numbers import ARABIC_NUMBER, CHINESE_DECIMAL, CHINESE_NUMERAL, normal_decimal, parse_number
 from schemas.rules import Units
 
 
@@ -55,13 +55,13 @@ class CandidateFinder:
                 self.unit_of[spelling] = (u.unit, tuple(u.classes), u.time)
         self.scales = units.scales
         placeholder = "|".join(f"(?:{p})" for p in units.placeholders)
-        number = rf"(?:{ARABIC_NUMBER}|{CHINESE_NUMERAL}|{placeholder})"
+        number = rf"(?:{ARABIC_NUMBER}|{CHINESE_DECIMAL}|{CHINESE_NUMERAL}|{placeholder})"
         scale = f"(?:{_alternation(list(self.scales))})"
         after_num = f"(?:{_alternation([w for w in units.approx_after if len(w) == 1])})"
         self.pattern = regex.compile(
             rf"""
             (?P<before>(?:{_alternation(units.approx_before)})\s*)?
-            (?<![0-9.,A-Za-z{_CN_GUARD}])
+            (?<![0-9.A-Za-z{_CN_GUARD}])(?<!\d,)
             (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))(?:[ \u00a0]?(?P<scale1>{scale}{{1,2}}))?
             (?:\s*(?P<join>{_alternation(units.range_joiners)})\s*(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
             (?![0-9.])
@@ -114,12 +114,25 @@ class CandidateFinder:
         end = hit.end()
         if not unit_text and not hit.group("after") and not hit.group("mid"):
             end = hit.end("num2") if hit.group("num2") else hit.end("num")
-            end = max(end, hit.end("scale1") if hit.group("scale1") else 0, hit.end("scale3") if hit.group("scale3") else 0)
+            end = max(
+                end,
+                hit.end("scale1") if hit.group("scale1") else 0,
+                hit.end("scale3") if hit.group("scale3") else 0,
+            )
         approx = bool(hit.group("before") or hit.group("mid") or hit.group("after"))
         return Candidate(
-            start=start, end=end, num_start=hit.start("num"), num_end=hit.end("num"),
-            value=value, value_max=value_max, unit=unit, unit_classes=classes,
-            approx=approx, time=time, chinese=chinese, placeholder=placeholder,
+            start=start,
+            end=end,
+            num_start=hit.start("num"),
+            num_end=hit.end("num"),
+            value=value,
+            value_max=value_max,
+            unit=unit,
+            unit_classes=classes,
+            approx=approx,
+            time=time,
+            chinese=chinese,
+            placeholder=placeholder,
         )
 
     def _value(self, num: str, scale: str, pct: str | None) -> Decimal | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import regex
 from pydantic import ValidationError
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from extract.figures.candidates import Candidate, CandidateFinder
 from extract.figures.metric import MetricAssigner, MetricMatch
 from extract.figures.nonfigures import NonFigureFinder
-from extract.figures.status import StatusAssigner
+from extract.figures.status import StatusAssigner, StatusDecision
 from extract.rules import RuleSet
 from extract.text.documents import PreparedDocument
 from schemas.figures import Figure, Rejected
@@ -60,7 +60,9 @@ class RuleExtractor:
         q = rules.qualifiers
         self.candidate_marker = regex.compile(q.candidate_marker, regex.MULTILINE)
         self.subset = regex.compile("|".join(regex.escape(w) for w in q.subset_words))
-        self.scope = regex.compile("|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True)))
+        self.scope = regex.compile(
+            "|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True))
+        )
         self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
         self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
         self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
@@ -73,22 +75,25 @@ class RuleExtractor:
         default_status = "plan" if doc.meta.doc_type == "plan" else "actual"
         out = Extraction([], [], [])
         previous: dict[int, Figure] = {}  # the last figure kept in each sentence, by sentence start
-        for cand in self.finder(text):
+        candidates = self.finder(text)
+        spans = tuple((c.start, c.end) for c in candidates)
+        for cand in candidates:
             surface_norm = text[cand.start : cand.end]
             span = blocked.at(cand.num_start)
             reason = None
             if cand.time:
                 reason = f"date or period (unit {cand.unit})"
             elif span is not None:
-                reason = f"{span.reason} ({span.rule_id}: {text[span.start:span.end]!r})"
+                reason = f"{span.reason} ({span.rule_id}: {text[span.start : span.end]!r})"
             elif cand.bare and not self._bare_ok(text, cand):
                 reason = "number without a measure word, glued to a word (a code or name)"
             if reason:
                 out.decisions.append(Decision(surface_norm, cand.start, cand.end, False, reason))
                 continue
             sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
-            for figure_or_rejected, decision in self._figures(doc, cand, sections, default_status,
-                                                              previous.get(sent_start)):
+            for figure_or_rejected, decision in self._figures(
+                doc, cand, sections, default_status, previous.get(sent_start), spans
+            ):
                 if isinstance(figure_or_rejected, Figure):
                     out.figures.append(figure_or_rejected)
                     previous[sent_start] = figure_or_rejected
@@ -100,14 +105,27 @@ class RuleExtractor:
     def _bare_ok(self, text: str, cand: Candidate) -> bool:
         if cand.value is None:
             return False
+        if _table_cell(text, cand) is not None:
+            return True
         return bool(_BARE_FOLLOW.match(text, cand.end)) and bool(_HAN_BEFORE.search(text, 0, cand.start))
 
-    def _figures(self, doc: PreparedDocument, cand: Candidate, sections: list[tuple[int, int, str]],
-                 default_status: str, parent: Figure | None) -> list[tuple[Figure | Rejected, Decision]]:
+    def _figures(
+        self,
+        doc: PreparedDocument,
+        cand: Candidate,
+        sections: list[tuple[int, int, str]],
+        default_status: str,
+        parent: Figure | None,
+        spans: tuple[tuple[int, int], ...] = (),
+    ) -> list[tuple[Figure | Rejected, Decision]]:
         text = doc.text.text
         sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
         sent_end = _forward_to(text, cand.end, SENTENCE_BREAKS)
-        matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes)
+        table = _table_context(text, cand)
+        if table is not None:
+            return self._table_figures(doc, cand, table, sections, default_status)
+        others = tuple(s for s in spans if sent_start <= s[0] and s[1] <= sent_end and s[0] != cand.start)
+        matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, others)
         chosen = self._shared(matches, text, cand) if matches else []
         if not chosen:
             chosen = [matches[0]] if matches else [None]
@@ -120,47 +138,131 @@ class RuleExtractor:
             inherited = self._inherit(text, clause_start, cand, metric if match else None, parent)
             if inherited:
                 metric, extractor = inherited, f"{extractor}+subset-of-parent"
-            refined = self._refine(text, min(clause_start, match.cue_start) if match else clause_start,
-                                   cand.start, metric)
+            refined = self._refine(
+                text, min(clause_start, match.cue_start) if match else clause_start, cand.start, metric
+            )
             if refined:
                 metric, extractor = refined[1], f"{extractor}+{refined[0]}"
-            confidence = _confidence(match, cand)
-            flags = self._flags(cand, metric)
-            ostart, oend = doc.text.span(cand.start, cand.end)
-            candidate = {
-                "figure_id": _figure_id(doc.meta.doc_id, ostart, oend, metric),
-                "doc_id": doc.meta.doc_id,
-                "start": ostart,
-                "end": oend,
-                "surface": doc.original[ostart:oend],
-                "value": cand.value,
-                "unit": cand.unit,
-                "unit_class": cand.unit_classes[0] if cand.unit_classes else "",
-                "metric": metric,
-                "status": status.status,
-                "approx": cand.approx,
-                "value_max": cand.value_max,
-                "qualifier": self._qualifier(text, cand, sent_start, clause_start, match),
-                "subject": _subject(text, sent_start, cand, match),
-                "sentence": doc.original.__getitem__(slice(*doc.text.span(sent_start, sent_end))).strip(),
-                "extractor": extractor,
-                "confidence": confidence,
-                "flags": flags,
-            }
-            decision = Decision(text[cand.start:cand.end], cand.start, cand.end, True,
-                                f"kept as {metric} ({status.status})", matches, status.cue)
-            try:
-                results.append((Figure.model_validate(candidate, context=self.validation_context), decision))
-            except ValidationError as exc:
-                decision.kept = False
-                decision.reason = f"failed validation: {exc.errors()[0]['msg']}"
-                results.append((Rejected(doc_id=doc.meta.doc_id, start=ostart, end=oend,
-                                         surface=candidate["surface"], candidate=_plain(candidate),
-                                         errors=str(exc.errors(include_url=False))), decision))
+            results.append(
+                self._build(
+                    doc,
+                    cand,
+                    match,
+                    matches,
+                    metric,
+                    extractor,
+                    status,
+                    qualifier=self._qualifier(text, cand, sent_start, clause_start, match),
+                    subject=_subject(text, sent_start, cand, match),
+                    sentence_span=(sent_start, sent_end),
+                )
+            )
         return results
 
-    def _inherit(self, text: str, clause_start: int, cand: Candidate, own: str | None,
-                 parent: Figure | None) -> str | None:
+    def _table_figures(
+        self,
+        doc: PreparedDocument,
+        cand: Candidate,
+        table: tuple[str, str, int, int],
+        sections: list[tuple[int, int, str]],
+        default_status: str,
+    ) -> list[tuple[Figure | Rejected, Decision]]:
+        """A number in a table cell: its column header and row label stand in for the sentence."""
+        header, row_label, line_start, line_end = table
+        text = doc.text.text
+        context = f"{row_label}，{header}"
+        shifted = replace(
+            cand,
+            start=len(context),
+            end=len(context) + cand.end - cand.start,
+            num_start=len(context),
+            num_end=len(context) + cand.num_end - cand.num_start,
+        )
+        synthetic = context + text[cand.start : cand.end]
+        matches = self.metrics.matches(shifted, synthetic, 0, len(synthetic), self.unit_classes)
+        match = matches[0] if matches else None
+        status = self.status(text, cand.start, cand.end, sections, default_status)
+        metric = match.metric if match else "other"
+        extractor = f"rules:{match.rule_id}+table-header" if match else "rules:fallback"
+        return [
+            self._build(
+                doc,
+                cand,
+                None,
+                matches,
+                metric,
+                extractor,
+                status,
+                qualifier=row_label or None,
+                subject=header or None,
+                sentence_span=(line_start, line_end),
+                confidence_from=match,
+            )
+        ]
+
+    def _build(
+        self,
+        doc: PreparedDocument,
+        cand: Candidate,
+        match: MetricMatch | None,
+        matches: list[MetricMatch],
+        metric: str,
+        extractor: str,
+        status: StatusDecision,
+        qualifier: str | None,
+        subject: str | None,
+        sentence_span: tuple[int, int],
+        confidence_from: MetricMatch | None = None,
+    ) -> tuple[Figure | Rejected, Decision]:
+        """Validate one figure; a failure goes to the rejected table with its errors."""
+        text = doc.text.text
+        ostart, oend = doc.text.span(cand.start, cand.end)
+        candidate = {
+            "figure_id": _figure_id(doc.meta.doc_id, ostart, oend, metric),
+            "doc_id": doc.meta.doc_id,
+            "start": ostart,
+            "end": oend,
+            "surface": doc.original[ostart:oend],
+            "value": cand.value,
+            "unit": cand.unit,
+            "unit_class": cand.unit_classes[0] if cand.unit_classes else "",
+            "metric": metric,
+            "status": status.status,
+            "approx": cand.approx,
+            "value_max": cand.value_max,
+            "qualifier": qualifier,
+            "subject": subject,
+            "sentence": doc.original[slice(*doc.text.span(*sentence_span))].strip(),
+            "extractor": extractor,
+            "confidence": _confidence(confidence_from or match, cand),
+            "flags": self._flags(cand, metric),
+        }
+        decision = Decision(
+            text[cand.start : cand.end],
+            cand.start,
+            cand.end,
+            True,
+            f"kept as {metric} ({status.status})",
+            matches,
+            status.cue,
+        )
+        try:
+            return Figure.model_validate(candidate, context=self.validation_context), decision
+        except ValidationError as exc:
+            decision.kept = False
+            decision.reason = f"failed validation: {exc.errors()[0]['msg']}"
+            return Rejected(
+                doc_id=doc.meta.doc_id,
+                start=ostart,
+                end=oend,
+                surface=candidate["surface"],
+                candidate=_plain(candidate),
+                errors=str(exc.errors(include_url=False)),
+            ), decision
+
+    def _inherit(
+        self, text: str, clause_start: int, cand: Candidate, own: str | None, parent: Figure | None
+    ) -> str | None:
         """A 其中 sub-count takes its parent's metric when it counts the same kind of thing: it has
         no metric of its own, or the general metric its parent's narrows (会员 under 新发展会员),
         and a unit of the parent's class."""
@@ -183,14 +285,23 @@ class RuleExtractor:
     def _shared(self, matches: list[MetricMatch], text: str, cand: Candidate) -> list[MetricMatch]:
         """One number stated for several statistics ("建会率和入会率均达95%"): one row per statistic."""
         best = matches[0]
-        between = text[best.cue_end : cand.start]
+        between = (
+            text[best.cue_end : cand.start] if best.cue_end <= cand.start else text[cand.end : best.cue_start]
+        )
         if not self.shared_value.search(between):
             return []
         seen = {best.metric}
         chosen = [best]
         clause_start = _back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
+        after = best.cue_start >= cand.end
+        clause_end = _forward_to(text, cand.end, SENTENCE_BREAKS)
         for m in matches[1:]:
-            if m.metric not in seen and m.cue_start >= clause_start and m.cue_end <= cand.start:
+            same_side = (
+                (cand.end <= m.cue_start < clause_end)
+                if after
+                else (m.cue_start >= clause_start and m.cue_end <= cand.start)
+            )
+            if m.metric not in seen and same_side:
                 seen.add(m.metric)
                 chosen.append(m)
         return sorted(chosen, key=lambda m: m.cue_start) if len(chosen) > 1 else []
@@ -202,16 +313,31 @@ class RuleExtractor:
         if not cand.unit:
             flags.append("no_unit")
         if cand.value is not None:
-            counted = {"person", "org", "document", "item", "event", "case", "household", "vote", "person_time"}
-            if cand.value != cand.value.to_integral_value() and counted.intersection(cand.unit_classes) \
-                    and "money" not in cand.unit_classes and cand.unit not in ("%",):
+            counted = {
+                "person",
+                "org",
+                "document",
+                "item",
+                "event",
+                "case",
+                "household",
+                "vote",
+                "person_time",
+            }
+            if (
+                cand.value != cand.value.to_integral_value()
+                and counted.intersection(cand.unit_classes)
+                and "money" not in cand.unit_classes
+                and cand.unit not in ("%",)
+            ):
                 flags.append("fractional_count")
             if cand.unit == "%" and cand.value > 100 and metric != "other":
                 flags.append("rate_over_100")
         return tuple(flags)
 
-    def _qualifier(self, text: str, cand: Candidate, sent_start: int, clause_start: int,
-                   match: MetricMatch | None) -> str | None:
+    def _qualifier(
+        self, text: str, cand: Candidate, sent_start: int, clause_start: int, match: MetricMatch | None
+    ) -> str | None:
         # A qualifier narrows its own clause (and the cue's, when the cue stands earlier).
         scope_start = min(clause_start, match.cue_start) if match else clause_start
         left = text[scope_start : cand.start]
@@ -225,10 +351,58 @@ class RuleExtractor:
         for hit in self.subset.finditer(left):
             subset = hit
         if subset:
-            end = (match.cue_start - scope_start) if match and match.cue_start - scope_start > subset.end() else len(left)
+            end = (
+                (match.cue_start - scope_start)
+                if match and match.cue_start - scope_start > subset.end()
+                else len(left)
+            )
             return left[subset.start() : end].strip(" ,，") or None
         scope = self.scope.search(left)
         return scope.group() if scope else None
+
+
+def _table_cell(text: str, cand: Candidate) -> tuple[int, int] | None:
+    """(line start, column) when the candidate fills a whole cell of a tab-separated row."""
+    line_start = text.rfind("\n", 0, cand.start) + 1
+    line_end = text.find("\n", cand.end)
+    line_end = len(text) if line_end < 0 else line_end
+    if "\t" not in text[line_start:line_end]:
+        return None
+    before = text[line_start : cand.start]
+    after = text[cand.end : line_end]
+    cell_before = before.rsplit("\t", 1)[-1]
+    cell_after = after.split("\t", 1)[0]
+    if cell_before.strip() or cell_after.strip():
+        return None
+    return line_start, before.count("\t")
+
+
+def _table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | None:
+    """(column header, row label, line start, line end) for a number standing alone in a table cell.
+
+    The header is the nearest line above with the same number of cells whose cell in this column
+    holds no digit.
+    """
+    cell = _table_cell(text, cand)
+    if cell is None:
+        return None
+    line_start, column = cell
+    line_end = text.find("\n", cand.end)
+    line_end = len(text) if line_end < 0 else line_end
+    n_cells = text.count("\t", line_start, line_end) + 1
+    row_label = text[line_start:line_end].split("\t", 1)[0].strip()
+    pos = line_start - 1
+    for _ in range(40):  # tables are short; do not wander into the prose above
+        if pos <= 0:
+            break
+        prev_start = text.rfind("\n", 0, pos) + 1
+        cells = text[prev_start:pos].split("\t")
+        if len(cells) == n_cells and not any(ch.isdigit() for ch in cells[column]):
+            return cells[column].strip(), row_label, line_start, line_end
+        if "\t" not in text[prev_start:pos] and text[prev_start:pos].strip():
+            break
+        pos = prev_start - 1
+    return None
 
 
 def _phrases(words: list[str]) -> regex.Pattern[str]:
@@ -274,5 +448,7 @@ def _figure_id(doc_id: str, start: int, end: int, metric: str) -> str:
 
 
 def _plain(candidate: dict[str, object]) -> dict[str, object]:
-    return {k: (str(v) if v is not None and not isinstance(v, (str, int, float, bool, list, tuple)) else v)
-            for k, v in candidate.items()}
+    return {
+        k: (str(v) if v is not None and not isinstance(v, (str, int, float, bool, list, tuple)) else v)
+        for k, v in candidate.items()
+    }

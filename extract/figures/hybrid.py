@@ -68,8 +68,14 @@ class HybridPolicy:
 class ModelExtractor:
     """``extractor(doc)`` → the rules' figures with the model's metric (``hybrid=False``: for all)."""
 
-    def __init__(self, rules: RuleSet, model: FigureModel, hybrid: bool = True,
-                 policy: HybridPolicy | None = None, rule_extractor: RuleExtractor | None = None) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        model: FigureModel,
+        hybrid: bool = True,
+        policy: HybridPolicy | None = None,
+        rule_extractor: RuleExtractor | None = None,
+    ) -> None:
         self.rules = rules
         self.model = model
         self.hybrid = hybrid
@@ -83,8 +89,11 @@ class ModelExtractor:
         # The metrics each unit may take (a figure without a unit may take any).
         self.allowed: dict[str, frozenset[str]] = {}
         for unit, classes in unit_classes.items():
-            fits = {m for m, spec in rules.taxonomy.metrics.items()
-                    if m == "other" or {spec.unit_class, *spec.also}.intersection(classes)}
+            fits = {
+                m
+                for m, spec in rules.taxonomy.metrics.items()
+                if m == "other" or {spec.unit_class, *spec.also}.intersection(classes)
+            }
             self.allowed[unit] = frozenset(fits & labels) | {"other"}
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
@@ -106,11 +115,20 @@ class ModelExtractor:
             end = bisect_left(index, f.end - 1) + 1
             spans[i] = (start, end)
             contexts[i] = figure_context(text, start, end, f.unit)
-        metric_pred = dict(zip(metric_todo, self.model.predict(
-            [contexts[i] for i in metric_todo], "metric", [self.allowed.get(figures[i].unit) for i in metric_todo]),
-            strict=True))
-        status_pred = dict(zip(status_todo, self.model.predict([contexts[i] for i in status_todo], "status"),
-                               strict=True))
+        metric_pred = dict(
+            zip(
+                metric_todo,
+                self.model.predict(
+                    [contexts[i] for i in metric_todo],
+                    "metric",
+                    [self.allowed.get(figures[i].unit) for i in metric_todo],
+                ),
+                strict=True,
+            )
+        )
+        status_pred = dict(
+            zip(status_todo, self.model.predict([contexts[i] for i in status_todo], "status"), strict=True)
+        )
         out = []
         for i, fig in enumerate(figures):
             update: dict[str, object] = {}
@@ -119,7 +137,9 @@ class ModelExtractor:
             if m is not None and self._take_metric(fig, m.label, m.confidence):
                 update["metric"] = m.label
                 update["confidence"] = round(m.confidence, 3)
-                deciders.append("hybrid:metric" if self.hybrid and fig.extractor != FALLBACK else "model:metric")
+                deciders.append(
+                    "hybrid:metric" if self.hybrid and fig.extractor != FALLBACK else "model:metric"
+                )
             s = status_pred.get(i)
             if s is not None and self._take_status(fig, s.label, s.confidence):
                 update["status"] = s.label

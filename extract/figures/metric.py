@@ -51,19 +51,35 @@ class MetricAssigner:
         self.compiled = []
         for rule in rules:
             metric = taxonomy.metrics[rule.metric]
-            cues = (regex.compile("|".join(f"(?:{c})" for c in rule.cues)) if rule.kind == "regex"
-                    else _phrases(rule.cues))
-            self.compiled.append(_Compiled(
-                rule=rule,
-                cues=cues,
-                context=_phrases(rule.context) if rule.context else None,
-                block=_phrases(rule.block) if rule.block else None,
-                accepted=frozenset({metric.unit_class, *metric.also}),
-            ))
+            cues = (
+                regex.compile("|".join(f"(?:{c})" for c in rule.cues))
+                if rule.kind == "regex"
+                else _phrases(rule.cues)
+            )
+            self.compiled.append(
+                _Compiled(
+                    rule=rule,
+                    cues=cues,
+                    context=_phrases(rule.context) if rule.context else None,
+                    block=_phrases(rule.block) if rule.block else None,
+                    accepted=frozenset({metric.unit_class, *metric.also}),
+                )
+            )
 
-    def matches(self, cand: Candidate, text: str, sent_start: int, sent_end: int,
-                unit_classes: dict[str, tuple[str, ...]]) -> list[MetricMatch]:
-        """Every rule that claims ``cand``, best first."""
+    def matches(
+        self,
+        cand: Candidate,
+        text: str,
+        sent_start: int,
+        sent_end: int,
+        unit_classes: dict[str, tuple[str, ...]],
+        others: tuple[tuple[int, int], ...] = (),
+    ) -> list[MetricMatch]:
+        """Every rule that claims ``cand``, best first.
+
+        ``others`` are the spans of the other numbers in the sentence: one standing between a cue
+        and this number counts as a single character ("会员由3.05万人增加到3.42万人").
+        """
         found: list[MetricMatch] = []
         left = text[sent_start : cand.start]
         right = text[cand.end : sent_end]
@@ -77,24 +93,38 @@ class MetricAssigner:
             best: MetricMatch | None = None
             if rule.side in ("before", "either"):
                 for hit in c.cues.finditer(left, overlapped=True):
-                    distance = len(left) - hit.end()
+                    distance = _gap(sent_start + hit.end(), cand.start, others)
                     if distance > rule.window or (c.block and c.block.search(left, hit.end())):
                         continue
                     clauses = sum(left.count(m, hit.end()) for m in CLAUSE_MARKS)
                     score = self._score(rule, hit.group(), distance, after=False) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
-                        best = MetricMatch(rule.id, rule.metric, hit.group(), sent_start + hit.start(),
-                                           sent_start + hit.end(), distance, score)
+                        best = MetricMatch(
+                            rule.id,
+                            rule.metric,
+                            hit.group(),
+                            sent_start + hit.start(),
+                            sent_start + hit.end(),
+                            distance,
+                            score,
+                        )
             if rule.side in ("after", "either"):
                 for hit in c.cues.finditer(right, overlapped=True):
-                    distance = hit.start()
+                    distance = _gap(cand.end, cand.end + hit.start(), others)
                     if distance > rule.window or (c.block and c.block.search(right, 0, hit.start())):
                         continue
                     clauses = sum(right.count(m, 0, hit.start()) for m in CLAUSE_MARKS)
                     score = self._score(rule, hit.group(), distance, after=True) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
-                        best = MetricMatch(rule.id, rule.metric, hit.group(), cand.end + hit.start(),
-                                           cand.end + hit.end(), distance, score)
+                        best = MetricMatch(
+                            rule.id,
+                            rule.metric,
+                            hit.group(),
+                            cand.end + hit.start(),
+                            cand.end + hit.end(),
+                            distance,
+                            score,
+                        )
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda m: m.score)
@@ -109,5 +139,22 @@ class MetricAssigner:
 
     @staticmethod
     def _score(rule: MetricRule, cue: str, distance: int, after: bool) -> float:
-        return (distance - PRIORITY_WEIGHT * rule.priority - CUE_LENGTH_WEIGHT * min(len(cue), CUE_LENGTH_CAP)
-                + (AFTER_PENALTY if after else 0.0))
+        return (
+            distance
+            - PRIORITY_WEIGHT * rule.priority
+            - CUE_LENGTH_WEIGHT * min(len(cue), CUE_LENGTH_CAP)
+            + (AFTER_PENALTY if after else 0.0)
+        )
+
+
+def _gap(start: int, end: int, others: tuple[tuple[int, int], ...]) -> int:
+    """Characters from ``start`` to ``end``, each other number inside counted as one.
+
+    >>> _gap(0, 10, ((2, 6),))
+    7
+    """
+    gap = end - start
+    for s, e in others:
+        if start <= s and e <= end:
+            gap -= (e - s) - 1
+    return gap

@@ -27,6 +27,7 @@ class StatusAssigner:
         self.blockers = _phrases(rules.plan_blockers)
         self.prior = _phrases(rules.prior_cues)
         self.change = _phrases(rules.change_words)
+        self.current = _phrases(rules.current_cues) if rules.current_cues else None
         self.sections = [regex.compile(p, regex.MULTILINE) for p in rules.plan_sections]
         self.heading = regex.compile(rules.section_heading, regex.MULTILINE)
         self.breaks = set(rules.clause_breaks)
@@ -40,9 +41,10 @@ class StatusAssigner:
                 spans.append((hit.start(), nxt.start() if nxt else len(text), hit.group().strip()))
         return spans
 
-    def __call__(self, text: str, start: int, end: int, sections: list[tuple[int, int, str]],
-                 default: str = "actual") -> StatusDecision:
-        prior = self._prior(text, start)
+    def __call__(
+        self, text: str, start: int, end: int, sections: list[tuple[int, int, str]], default: str = "actual"
+    ) -> StatusDecision:
+        prior = self._prior(text, start) or self._prior_topic(text, start)
         if prior:
             return StatusDecision("prior", prior)
         clause_start = start
@@ -68,12 +70,28 @@ class StatusAssigner:
             return None
         return last.group()
 
+    def _prior_topic(self, text: str, start: int) -> str | None:
+        """A prior cue that opens the sentence ("去年底，…入会率只有86%") governs all of it, unless
+        a word of the current period or a change stands between."""
+        sent_start = start
+        while sent_start > 0 and text[sent_start - 1] not in self.breaks:
+            sent_start -= 1
+        while sent_start < start and text[sent_start].isspace():
+            sent_start += 1
+        head = self.prior.match(text, sent_start)
+        if not head:
+            return None
+        between = text[head.end() : start]
+        if self.change.search(between) or (self.current and self.current.search(between)):
+            return None
+        return head.group()
+
     def _prior(self, text: str, start: int) -> str | None:
         window_start = max(0, start - self.rules.prior_window - 4)
         left = text[window_start:start]
         best = None
         for hit in self.prior.finditer(left):
-            between = left[hit.end():]
+            between = left[hit.end() :]
             if len(between) > self.rules.prior_window or any(b in between for b in self.breaks):
                 continue
             if self.change.search(between):
