@@ -16,8 +16,17 @@ from typing import Any
 
 LEVELS = ("figures", "metrics", "full")
 # The scorer's unit classes: person words compare alike, 人次 apart, money, percent; others as themselves.
-UNIT_CLASS = {"人": "person", "名": "person", "位": "person", "个人": "person", "人次": "person_time",
-              "元": "money", "美元": "usd", "%": "percent", "％": "percent"}
+UNIT_CLASS = {
+    "人": "person",
+    "名": "person",
+    "位": "person",
+    "个人": "person",
+    "人次": "person_time",
+    "元": "money",
+    "美元": "usd",
+    "%": "percent",
+    "％": "percent",
+}
 
 Row = Mapping[str, Any]
 Key = tuple[Any, ...]
@@ -71,8 +80,14 @@ def prf(matched: int, n_gold: int, n_pred: int) -> dict[str, float | int]:
     p = matched / max(1, n_pred)
     r = matched / max(1, n_gold)
     f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-            "matched": matched, "gold": n_gold, "predicted": n_pred}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f, 4),
+        "matched": matched,
+        "gold": n_gold,
+        "predicted": n_pred,
+    }
 
 
 def score(gold: Iterable[Row], pred: Iterable[Row]) -> dict[str, dict[str, float | int]]:
@@ -95,8 +110,17 @@ def score_by_metric(gold: Iterable[Row], pred: Iterable[Row]) -> dict[str, dict[
     """P/R/F1 at the metrics level for each metric id (gold or predicted)."""
     gold, pred = list(gold), list(pred)
     metrics = sorted({str(r.get("metric")) for r in gold} | {str(r.get("metric")) for r in pred})
-    return {m: prf(*_match([r for r in gold if r.get("metric") == m], [r for r in pred if r.get("metric") == m],
-                           "metrics", False)) for m in metrics}
+    return {
+        m: prf(
+            *_match(
+                [r for r in gold if r.get("metric") == m],
+                [r for r in pred if r.get("metric") == m],
+                "metrics",
+                False,
+            )
+        )
+        for m in metrics
+    }
 
 
 def read_gold(path: Path) -> list[dict[str, Any]]:

@@ -112,11 +112,7 @@ def parse_number(text: str) -> Decimal | None:
     if not text:
         return None
     scale = 1
-    while (
-        text
-        and text[-1] in LARGE_UNITS
-        or (len(text) > 1 and text[-1] == "千" and _ARABIC_RE.match(text[:-1]))
-    ):
+    while (text and text[-1] in LARGE_UNITS) or (len(text) > 1 and text[-1] == "千" and _ARABIC_RE.match(text[:-1])):
         scale *= LARGE_UNITS.get(text[-1], 1000)
         text = text[:-1]
     if not text:

@@ -35,8 +35,9 @@ class DocumentResult:
 class Pipeline:
     """The loaded rules and compiled stages, built once and reused for every document."""
 
-    def __init__(self, rules: RuleSet | None = None, extractor: str = "rules",
-                 model_path: Path | str | None = None) -> None:
+    def __init__(
+        self, rules: RuleSet | None = None, extractor: str = "rules", model_path: Path | str | None = None
+    ) -> None:
         """``extractor``: ``rules``, or ``model``/``hybrid`` with the trained model at ``model_path``
         (default: the one shipped in the package); see ``extract.figures.hybrid``."""
         self.rules = rules or load_rules()
@@ -66,8 +67,13 @@ def default_pipeline() -> Pipeline:
 
 
 def raw_from_text(text: str, doc_id: str = "text", source_path: str | None = None) -> RawDocument:
-    return RawDocument(source_path=source_path or f"{doc_id}.txt", text=text, format="text",
-                       encoding=None, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return RawDocument(
+        source_path=source_path or f"{doc_id}.txt",
+        text=text,
+        format="text",
+        encoding=None,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
 
 
 def extract_text(text: str, doc_id: str = "text", pipeline: Pipeline | None = None) -> list[Figure]:
@@ -114,8 +120,9 @@ def process(item: RawDocument | ErrorRow, pipeline: Pipeline) -> list[DocumentRe
         return ErrorRow(path=item.source_path, stage="extract", reason=f"{type(exc).__name__}: {exc}")
 
 
-def iter_results(paths: Iterable[Path | str], pipeline: Pipeline | None = None,
-                 limits: Limits | None = None) -> Iterator[DocumentResult | ErrorRow]:
+def iter_results(
+    paths: Iterable[Path | str], pipeline: Pipeline | None = None, limits: Limits | None = None
+) -> Iterator[DocumentResult | ErrorRow]:
     """Read, prepare and extract every input under ``paths``, one document at a time."""
     pipe = pipeline or default_pipeline()
     for item in read_all(paths, limits):

@@ -25,8 +25,10 @@ def describe(stats: RunStats) -> str:
     """
     total = stats.total_files if stats.total_files is not None else stats.files
     unchanged = f" ({stats.skipped} unchanged)" if stats.skipped else ""
-    return (f"files {stats.done}/{total}{unchanged} · documents {stats.documents} · figures {stats.figures}"
-            f" · errors {stats.errors} · {stats.chars_per_second:,.0f} chars/s")
+    return (
+        f"files {stats.done}/{total}{unchanged} · documents {stats.documents} · figures {stats.figures}"
+        f" · errors {stats.errors} · {stats.chars_per_second:,.0f} chars/s"
+    )
 
 
 class LineProgress:
@@ -55,15 +57,22 @@ class RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(
-            TextColumn("files"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(), console=Console(file=stream), transient=False,
+            TextColumn("files"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=Console(file=stream),
+            transient=False,
         )
         self.task = self.bar.add_task("extract", total=total, counts="")
         self.bar.start()
 
     def __call__(self, stats: RunStats) -> None:
-        counts = (f"docs {stats.documents:,} · figures {stats.figures:,} · errors {stats.errors:,}"
-                  f" · {stats.chars_per_second:,.0f} chars/s")
+        counts = (
+            f"docs {stats.documents:,} · figures {stats.figures:,} · errors {stats.errors:,}"
+            f" · {stats.chars_per_second:,.0f} chars/s"
+        )
         total = stats.total_files if stats.total_files is not None else None
         self.bar.update(self.task, completed=stats.done, total=total, counts=counts)
 
@@ -71,8 +80,9 @@ class RichProgress:
         self.bar.stop()
 
 
-def make_progress(stream: IO[str], emit: Callable[[str], None], enabled: bool | None = None,
-                  total: int | None = None) -> LineProgress | RichProgress:
+def make_progress(
+    stream: IO[str], emit: Callable[[str], None], enabled: bool | None = None, total: int | None = None
+) -> LineProgress | RichProgress:
     """A bar when ``stream`` is a terminal (or ``enabled`` is True), plain lines otherwise."""
     tty = stream.isatty() if enabled is None else enabled
     return RichProgress(stream, total) if tty else LineProgress(emit)

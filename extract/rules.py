@@ -20,9 +20,9 @@ from schemas.rules import (
     Furniture,
     MetricRule,
     MetricRules,
-    Refinement,
     NonFigures,
     Qualifiers,
+    Refinement,
     StatusRules,
     Taxonomy,
     Units,
@@ -97,15 +97,13 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Traversable) -> object:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
 
 
 def _load(path: Traversable, model: type[BaseModel]) -> BaseModel:
@@ -147,9 +145,7 @@ def load_rules(root: Path | Traversable | None = None) -> RuleSet:
     taxonomy = _load(base / "taxonomy.yaml", Taxonomy)
     units = _load(base / "units.yaml", Units)
     pattern_dir = base / "patterns"
-    pattern_files = sorted(
-        (p for p in pattern_dir.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name
-    )
+    pattern_files = sorted((p for p in pattern_dir.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
     metric_rules: list[MetricRule] = []
     refinements: list[Refinement] = []
     for path in pattern_files:
@@ -180,9 +176,7 @@ def check_references(rules: RuleSet) -> None:
     seen: dict[str, str] = {}
     for rule in [*rules.metric_rules, *rules.refinements, *rules.nonfigures.rules, *rules.furniture.rules]:
         if rule.id in seen:
-            raise DuplicateRuleId(
-                f"rule id {rule.id!r} is used twice ({seen[rule.id]} and {type(rule).__name__})"
-            )
+            raise DuplicateRuleId(f"rule id {rule.id!r} is used twice ({seen[rule.id]} and {type(rule).__name__})")
         seen[rule.id] = type(rule).__name__
     for rule in rules.metric_rules:
         if rule.metric not in rules.taxonomy.metrics:
@@ -200,6 +194,4 @@ def check_references(rules: RuleSet) -> None:
     for ref in rules.refinements:
         for metric_id in (ref.from_metric, ref.to_metric):
             if metric_id not in rules.taxonomy.metrics:
-                raise UnknownMetric(
-                    f"patterns: refinement {ref.id}: metric {metric_id!r} is not in taxonomy.yaml"
-                )
+                raise UnknownMetric(f"patterns: refinement {ref.id}: metric {metric_id!r} is not in taxonomy.yaml")

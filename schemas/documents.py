@@ -32,7 +32,9 @@ class RawDocument(BaseModel):
     format: str
     encoding: str | None = None
     sha256: str = Field(description="sha256 of the raw bytes read")
-    title_hint: str | None = Field(default=None, description="a title the container states (html <title>, docx core title)")
+    title_hint: str | None = Field(
+        default=None, description="a title the container states (html <title>, docx core title)"
+    )
 
 
 class DocumentMeta(BaseModel):

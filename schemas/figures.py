@@ -12,8 +12,24 @@ Status = Literal["actual", "plan", "prior"]
 
 # Columns of the figures table, in order (the README documents each).
 FIGURE_COLUMNS = (
-    "figure_id", "doc_id", "start", "end", "surface", "value", "unit", "unit_class", "metric", "status",
-    "approx", "value_max", "qualifier", "subject", "sentence", "extractor", "confidence", "flags",
+    "figure_id",
+    "doc_id",
+    "start",
+    "end",
+    "surface",
+    "value",
+    "unit",
+    "unit_class",
+    "metric",
+    "status",
+    "approx",
+    "value_max",
+    "qualifier",
+    "subject",
+    "sentence",
+    "extractor",
+    "confidence",
+    "flags",
 )
 
 
@@ -70,7 +86,8 @@ class Figure(BaseModel):
                 accepted = {metric.unit_class, *metric.also}
                 if not accepted.intersection(unit_classes.get(self.unit, [])):
                     raise ValueError(
-                        f"unit {self.unit!r} does not fit metric {self.metric} (unit class {metric.unit_class})")
+                        f"unit {self.unit!r} does not fit metric {self.metric} (unit class {metric.unit_class})"
+                    )
         return self
 
     def row(self) -> dict[str, Any]:

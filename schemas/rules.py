@@ -12,8 +12,20 @@ import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 UnitClass = Literal[
-    "person", "person_time", "org", "document", "item", "event", "case",
-    "household", "money", "usd", "percent", "vote", "area", "other",
+    "person",
+    "person_time",
+    "org",
+    "document",
+    "item",
+    "event",
+    "case",
+    "household",
+    "money",
+    "usd",
+    "percent",
+    "vote",
+    "area",
+    "other",
 ]
 Status = Literal["actual", "plan", "prior"]
 
@@ -93,12 +105,22 @@ class MetricRule(_Strict):
     name: str = ""
     metric: str
     kind: Literal["phrase", "regex"] = "phrase"
-    cues: list[str] = Field(min_length=1, description="phrases (or regexes, kind: regex) that point to the metric")
+    cues: list[str] = Field(
+        min_length=1, description="phrases (or regexes, kind: regex) that point to the metric"
+    )
     side: Literal["before", "after", "either"] = "before"
-    window: int = Field(default=12, ge=0, le=80, description="how many characters may stand between cue and number")
-    units: list[str] = Field(default_factory=list, description="units it accepts; empty: any unit its metric's class allows")
-    context: list[str] = Field(default_factory=list, description="one of these must stand earlier in the sentence")
-    block: list[str] = Field(default_factory=list, description="none of these may stand between cue and number")
+    window: int = Field(
+        default=12, ge=0, le=80, description="how many characters may stand between cue and number"
+    )
+    units: list[str] = Field(
+        default_factory=list, description="units it accepts; empty: any unit its metric's class allows"
+    )
+    context: list[str] = Field(
+        default_factory=list, description="one of these must stand earlier in the sentence"
+    )
+    block: list[str] = Field(
+        default_factory=list, description="none of these may stand between cue and number"
+    )
     priority: int = Field(default=0, description="breaks ties between rules at the same distance")
 
     @model_validator(mode="after")
@@ -131,7 +153,18 @@ class MetricRules(_Strict):
 class NonFigureRule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = ""
-    reason: Literal["date", "period", "age", "threshold", "ordinal", "name", "docno", "furniture", "indefinite", "condition"]
+    reason: Literal[
+        "date",
+        "period",
+        "age",
+        "threshold",
+        "ordinal",
+        "name",
+        "docno",
+        "furniture",
+        "indefinite",
+        "condition",
+    ]
     kind: Literal["phrase", "regex"]
     patterns: list[str] = Field(min_length=1)
 
@@ -152,14 +185,22 @@ class NonFigures(_Strict):
 class StatusRules(_Strict):
     kind: Literal["status"]
     plan_cues: list[str]
-    plan_cue_exceptions: list[str] = Field(default_factory=list, description="words that hold a plan cue but are none (将近)")
+    plan_cue_exceptions: list[str] = Field(
+        default_factory=list, description="words that hold a plan cue but are none (将近)"
+    )
     plan_sections: list[Regex] = Field(description="headings that open a section about later periods")
-    section_heading: Regex = Field(description="what any top-level heading looks like (closes a plan section)")
+    section_heading: Regex = Field(
+        description="what any top-level heading looks like (closes a plan section)"
+    )
     prior_cues: list[str]
     prior_window: int = Field(ge=0, le=40)
-    current_cues: list[str] = Field(default_factory=list, description="words of the period reported (今年, 目前)")
+    current_cues: list[str] = Field(
+        default_factory=list, description="words of the period reported (今年, 目前)"
+    )
     change_words: list[str] = Field(description="a change between a prior cue and the number keeps it actual")
-    plan_blockers: list[str] = Field(description="words after a plan cue that show the sentence reports a result")
+    plan_blockers: list[str] = Field(
+        description="words after a plan cue that show the sentence reports a result"
+    )
     clause_breaks: str = Field(description="characters that end the reach of a plan cue")
 
     @field_validator("plan_sections", "section_heading")
@@ -175,7 +216,8 @@ class FurnitureRule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = ""
     kind: Literal["line", "block", "span"] = Field(
-        description="line: the whole line; block: from this line to the end of the part; span: the match only")
+        description="line: the whole line; block: from this line to the end of the part; span: the match only"
+    )
     pattern: Regex
 
     @field_validator("pattern")
@@ -187,16 +229,27 @@ class FurnitureRule(_Strict):
 class Furniture(_Strict):
     kind: Literal["furniture"]
     rules: list[FurnitureRule]
-    repeated_line_min: int = Field(ge=2, description="a short line seen this often in one file is a watermark")
+    repeated_line_min: int = Field(
+        ge=2, description="a short line seen this often in one file is a watermark"
+    )
     repeated_line_max_chars: int = Field(ge=1)
 
 
 # --- documents.yaml: splitting and metadata ---------------------------------------------------
 class DocTypeRule(_Strict):
-    doc_type: Literal["work_summary", "funds_audit_report", "election_report", "news_report", "plan",
-                      "non_union_summary", "other"]
+    doc_type: Literal[
+        "work_summary",
+        "funds_audit_report",
+        "election_report",
+        "news_report",
+        "plan",
+        "non_union_summary",
+        "other",
+    ]
     title_cues: list[str] = Field(default_factory=list)
-    body_cues: list[str] = Field(default_factory=list, description="cues anywhere in the first part of the text")
+    body_cues: list[str] = Field(
+        default_factory=list, description="cues anywhere in the first part of the text"
+    )
 
 
 class DocumentRules(_Strict):
@@ -206,10 +259,16 @@ class DocumentRules(_Strict):
     doc_types: list[DocTypeRule]
     union_words: list[str] = Field(description="words that make a summary a union one")
     organisation: Regex = Field(description="an organisation name; group 'org'")
-    org_name_pos: list[str] = Field(description="part-of-speech flags (prefixes) every word of a name may have")
-    org_levels: dict[str, list[str]] = Field(description="level → name endings that show it, first match wins")
+    org_name_pos: list[str] = Field(
+        description="part-of-speech flags (prefixes) every word of a name may have"
+    )
+    org_levels: dict[str, list[str]] = Field(
+        description="level → name endings that show it, first match wins"
+    )
     region: Regex = Field(description="a place name that the organisation name starts with; group 'region'")
-    year: list[Regex] = Field(description="phrases stating the year covered; group 'year' (may be a placeholder)")
+    year: list[Regex] = Field(
+        description="phrases stating the year covered; group 'year' (may be a placeholder)"
+    )
     date: Regex = Field(description="a report date line: groups y, m, d in Arabic or Chinese numerals")
 
     @field_validator("part_heading", "year")
@@ -235,7 +294,9 @@ class Qualifiers(_Strict):
     candidate_marker: Regex
     subset_words: list[str]
     scope_words: list[str]
-    shared_value_words: list[str] = Field(description="between cues and one number: it counts for each (均, 都)")
+    shared_value_words: list[str] = Field(
+        description="between cues and one number: it counts for each (均, 都)"
+    )
 
     @field_validator("candidate_marker")
     @classmethod

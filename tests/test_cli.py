@@ -33,7 +33,13 @@ def test_eval_prints_the_reference_scorer_lines(runner: CliRunner, tmp_path) -> 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split()[0] for line in lines[:6]] == [
-        "figures", "metrics", "full", "figures_by_file", "metrics_by_file", "full_by_file"]
+        "figures",
+        "metrics",
+        "full",
+        "figures_by_file",
+        "metrics_by_file",
+        "full_by_file",
+    ]
     assert "205 gold" in lines[0]
 
 
@@ -43,7 +49,9 @@ def test_check_rules_ok_and_broken(runner: CliRunner, tmp_path) -> None:
     broken = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", broken)
     path = broken / "patterns" / "funds.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("metric: funds.dues", "metric: funds.due"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("metric: funds.dues", "metric: funds.due"), encoding="utf-8"
+    )
     result = runner.invoke(cli, ["check-rules", "--rules", str(broken)])
     assert result.exit_code == 1 and "funds-dues" in result.output and "funds.due" in result.output
 

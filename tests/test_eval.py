@@ -23,8 +23,14 @@ def test_agrees_with_the_reference_scorer_on_the_seed(tmp_path, pipeline) -> Non
     rows = [f.row() for r in iter_results([SEED], pipeline) for f in r.figures]
     out = tmp_path / "figures.csv"
     pd.DataFrame(rows).to_csv(out, index=False, encoding="utf-8-sig")
-    reference = json.loads(subprocess.run([sys.executable, str(scorer), str(SEED_GOLD), str(out), "--json"],
-                                          capture_output=True, text=True, check=True).stdout)
+    reference = json.loads(
+        subprocess.run(
+            [sys.executable, str(scorer), str(SEED_GOLD), str(out), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     ours = score(read_gold(SEED_GOLD), read_predictions(out))
     assert ours == reference
 

@@ -48,7 +48,14 @@ def one(run, text: str):
         ("入会率达到92。3%。", "92。3%", "92.3", "%", False, None),
         ("投入资金1200多万元。", "1200多万元", "12000000", "元", True, None),
         ("征地8万余平方米。", "8万余平方米", "80000", "平方米", True, None),
-        ("至少组织活动12场。", "至少组织活动12场", None, None, None, None),  # see below: 至少 binds only when adjacent
+        (
+            "至少组织活动12场。",
+            "至少组织活动12场",
+            None,
+            None,
+            None,
+            None,
+        ),  # see below: 至少 binds only when adjacent
     ],
 )
 def test_number_forms(run, text, surface, value, unit, approx, value_max) -> None:
@@ -117,8 +124,10 @@ def test_a_named_count_is_a_figure(run) -> None:
     ("text", "metrics"),
     [
         # contracts: the chain, and a sub-count
-        ("签订工资专项集体合同31份，覆盖企业76家，覆盖职工3697人。",
-         ["cb.wage_contracts", "cb.enterprises_covered", "cb.workers_covered"]),
+        (
+            "签订工资专项集体合同31份，覆盖企业76家，覆盖职工3697人。",
+            ["cb.wage_contracts", "cb.enterprises_covered", "cb.workers_covered"],
+        ),
         ("全区共签订集体合同420份，其中女职工专项集体合同85份。", ["cb.contracts", "cb.special_contracts"]),
         ("集体合同签订率达到95%。", ["cb.coverage_rate"]),
         ("劳动合同签订率为98%，共计签订劳动合同410份。", ["labor.contract_rate", "labor.contracts"]),
@@ -130,8 +139,10 @@ def test_a_named_count_is_a_figure(run) -> None:
         ("学校现有教职工196人。", ["org.workers"]),
         ("全镇已有38家工会达到市级“规范化工会”标准。", ["org.standardized"]),
         # rights
-        ("受理劳动争议案件27件，调解成功24件，调解成功率88.9%。",
-         ["rights.disputes", "rights.disputes", "rights.dispute_rate"]),
+        (
+            "受理劳动争议案件27件，调解成功24件，调解成功率88.9%。",
+            ["rights.disputes", "rights.disputes", "rights.dispute_rate"],
+        ),
         ("接待职工来信来访56件次。", ["rights.petitions"]),
         ("收集职工意见建议120条。", ["rights.opinions"]),
         ("提供法律咨询300余人次。", ["rights.legal_aid"]),
@@ -143,21 +154,27 @@ def test_a_named_count_is_a_figure(run) -> None:
         ("职工互助保障参保人数达6800人。", ["aid.insured"]),
         # economic and skills work
         ("组织劳动竞赛126项，参赛职工3.8万人次。", ["econ.competitions", "econ.competition_participants"]),
-        ("职工提出合理化建议2347条，被采纳1106条，创造经济效益2860万元。",
-         ["econ.proposals", "econ.proposals_adopted", "econ.benefit"]),
+        (
+            "职工提出合理化建议2347条，被采纳1106条，创造经济效益2860万元。",
+            ["econ.proposals", "econ.proposals_adopted", "econ.benefit"],
+        ),
         ("完成技术革新项目45项。", ["econ.innovations"]),
         ("举办技能培训班12期，培训职工860人次。", ["skills.trainings", "skills.trainees"]),
         ("评选“优秀护士”20名。", ["awards.individual"]),
         # culture
         ("举办文艺演出6场，参加职工1500余人次。", ["culture.activities", "culture.participants"]),
         # funds
-        ("全年经费总收入1386.52万元，其中会费收入45万元，拨缴经费900万元。",
-         ["funds.income", "funds.dues", "funds.allocated"]),
+        (
+            "全年经费总收入1386.52万元，其中会费收入45万元，拨缴经费900万元。",
+            ["funds.income", "funds.dues", "funds.allocated"],
+        ),
         ("经费总支出1210万元，上年结余326.18万元。", ["funds.expenditure", "funds.balance"]),
         # meetings and elections
         ("本次会议应到代表120人，实到代表116人。", ["meeting.expected", "meeting.present"]),
-        ("发出选票116张，收回选票116张，有效票115张，无效票1张。",
-         ["ballots.issued", "ballots.returned", "ballots.valid", "ballots.invalid"]),
+        (
+            "发出选票116张，收回选票116张，有效票115张，无效票1张。",
+            ["ballots.issued", "ballots.returned", "ballots.valid", "ballots.invalid"],
+        ),
         ("1.张三:同意票110票,不同意票3票,弃权票2票;", ["votes.for", "votes.against", "votes.abstain"]),
         ("大会共收到代表提案38件。", ["meeting.proposals"]),
         # other statistics
@@ -222,7 +239,10 @@ def test_provenance_points_into_the_original(run) -> None:
 
 def test_traditional_text_uses_the_same_rules(run) -> None:
     figures = run("全年簽訂工資專項集體合同31份，覆蓋職工3697人。")
-    assert [(f.surface, f.metric) for f in figures] == [("31份", "cb.wage_contracts"), ("3697人", "cb.workers_covered")]
+    assert [(f.surface, f.metric) for f in figures] == [
+        ("31份", "cb.wage_contracts"),
+        ("3697人", "cb.workers_covered"),
+    ]
 
 
 def test_text_without_figures_yields_nothing(run) -> None:

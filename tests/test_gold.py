@@ -26,8 +26,10 @@ def predictions(paths: list[Path], pipeline: Pipeline) -> list[dict]:
 
 
 def gold_sets() -> list:
-    sets = [pytest.param([SEED], [SEED_GOLD], id="seed"), pytest.param(
-        sorted((CORPUS / "dev").glob("*.txt")), [CORPUS / "dev"], id="dev")]
+    sets = [
+        pytest.param([SEED], [SEED_GOLD], id="seed"),
+        pytest.param(sorted((CORPUS / "dev").glob("*.txt")), [CORPUS / "dev"], id="dev"),
+    ]
     if (CORPUS / "dev2").is_dir():
         sets.append(pytest.param(sorted((CORPUS / "dev2").glob("*.txt")), [CORPUS / "dev2"], id="dev2"))
     sets.append(pytest.param(sorted((CORPUS / "heldout").glob("*.txt")), [CORPUS / "heldout"], id="heldout"))

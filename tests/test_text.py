@@ -56,12 +56,16 @@ def _round_trip(original: str) -> None:
             assert 0 <= o_start < o_end <= len(original)
 
 
-@pytest.mark.parametrize("text", ["全镇２０１ ４年新建工會36家，入会率92。3%。", "职工 3 697 人", "　１２０人次"])
+@pytest.mark.parametrize(
+    "text", ["全镇２０１ ４年新建工會36家，入会率92。3%。", "职工 3 697 人", "　１２０人次"]
+)
 def test_offset_map_round_trip(text: str) -> None:
     _round_trip(text)
 
 
-@given(st.text(alphabet=st.sampled_from(list("0123456789０１２ 。%万元人工會会員员镇年,，\u3000")), max_size=30))
+@given(
+    st.text(alphabet=st.sampled_from(list("0123456789０１２ 。%万元人工會会員员镇年,，\u3000")), max_size=30)
+)
 def test_offset_map_round_trip_property(text: str) -> None:
     _round_trip(text)
 
@@ -111,10 +115,16 @@ def test_repeated_watermark_lines(rules) -> None:
 
 # --- splitting and metadata -------------------------------------------------------------------
 def test_seed_splits_into_eleven_parts(seed_text: str, rules) -> None:
-    docs = DocumentPreparer(rules)(raw_from_text(seed_text, "seed-town-union-summaries"), "seed-town-union-summaries")
+    docs = DocumentPreparer(rules)(
+        raw_from_text(seed_text, "seed-town-union-summaries"), "seed-town-union-summaries"
+    )
     assert [d.meta.doc_id for d in docs] == [f"seed-town-union-summaries#{n}" for n in range(1, 12)]
     titles = {d.meta.part: d.meta.title for d in docs}
-    assert titles[1] == "镇联合工会年度总结" and titles[7] == "昭仁镇工会工作总结" and titles[11] == "照金镇总工会工作总结"
+    assert (
+        titles[1] == "镇联合工会年度总结"
+        and titles[7] == "昭仁镇工会工作总结"
+        and titles[11] == "照金镇总工会工作总结"
+    )
     meta = {d.meta.part: d.meta for d in docs}
     assert meta[3].organisation == "马额街道办事处基层工会联合会" and meta[3].org_level == "street"
     assert meta[3].period_year == 2009 and meta[3].report_date == date(2009, 12, 7)
@@ -130,14 +140,27 @@ def test_seed_splits_into_eleven_parts(seed_text: str, rules) -> None:
 
 def test_single_document_and_other_compilation_headings(rules) -> None:
     prep = DocumentPreparer(rules)
-    single = prep(raw_from_text("青石镇总工会2012年工作总结\n今年新建工会12家。\n青石镇总工会\n二〇一二年十二月二十日\n", "x"), "x")
+    single = prep(
+        raw_from_text(
+            "青石镇总工会2012年工作总结\n今年新建工会12家。\n青石镇总工会\n二〇一二年十二月二十日\n", "x"
+        ),
+        "x",
+    )
     assert [d.meta.doc_id for d in single] == ["x"]
     m = single[0].meta
     assert (m.organisation, m.org_level, m.region, m.period_year, m.report_date) == (
-        "青石镇总工会", "town", "青石镇", 2012, date(2012, 12, 20))
+        "青石镇总工会",
+        "town",
+        "青石镇",
+        2012,
+        date(2012, 12, 20),
+    )
     text = "工会总结（共2篇）\n第1篇 甲镇工会工作总结\n新建工会3家。\n第2篇 乙镇工会工作总结\n新建工会4家。\n"
     parts = prep(raw_from_text(text, "c"), "c")
-    assert [(d.meta.doc_id, d.meta.title) for d in parts] == [("c#1", "甲镇工会工作总结"), ("c#2", "乙镇工会工作总结")]
+    assert [(d.meta.doc_id, d.meta.title) for d in parts] == [
+        ("c#1", "甲镇工会工作总结"),
+        ("c#2", "乙镇工会工作总结"),
+    ]
 
 
 def test_a_stray_heading_in_prose_does_not_split(rules) -> None:

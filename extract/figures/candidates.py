@@ -62,7 +62,8 @@ class CandidateFinder:
             rf"""
             (?P<before>(?:{_alternation(units.approx_before)})\s*)?
             (?<![0-9.A-Za-z{_CN_GUARD}])(?<!\d,)
-            (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))(?:[ \u00a0]?(?P<scale1>{scale}{{1,2}}))?
+            (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))
+            (?:[ \u00a0]?(?P<scale1>{scale}{{1,2}}))?
             (?:\s*(?P<join>{_alternation(units.range_joiners)})\s*(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
             (?![0-9.])
             (?:[ \u00a0]?(?P<mid>{after_num}))?

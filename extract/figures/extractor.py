@@ -60,9 +60,7 @@ class RuleExtractor:
         q = rules.qualifiers
         self.candidate_marker = regex.compile(q.candidate_marker, regex.MULTILINE)
         self.subset = regex.compile("|".join(regex.escape(w) for w in q.subset_words))
-        self.scope = regex.compile(
-            "|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True))
-        )
+        self.scope = regex.compile("|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True)))
         self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
         self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
         self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
@@ -285,9 +283,7 @@ class RuleExtractor:
     def _shared(self, matches: list[MetricMatch], text: str, cand: Candidate) -> list[MetricMatch]:
         """One number stated for several statistics ("建会率和入会率均达95%"): one row per statistic."""
         best = matches[0]
-        between = (
-            text[best.cue_end : cand.start] if best.cue_end <= cand.start else text[cand.end : best.cue_start]
-        )
+        between = text[best.cue_end : cand.start] if best.cue_end <= cand.start else text[cand.end : best.cue_start]
         if not self.shared_value.search(between):
             return []
         seen = {best.metric}
@@ -352,9 +348,7 @@ class RuleExtractor:
             subset = hit
         if subset:
             end = (
-                (match.cue_start - scope_start)
-                if match and match.cue_start - scope_start > subset.end()
-                else len(left)
+                (match.cue_start - scope_start) if match and match.cue_start - scope_start > subset.end() else len(left)
             )
             return left[subset.start() : end].strip(" ,，") or None
         scope = self.scope.search(left)

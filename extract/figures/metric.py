@@ -52,9 +52,7 @@ class MetricAssigner:
         for rule in rules:
             metric = taxonomy.metrics[rule.metric]
             cues = (
-                regex.compile("|".join(f"(?:{c})" for c in rule.cues))
-                if rule.kind == "regex"
-                else _phrases(rule.cues)
+                regex.compile("|".join(f"(?:{c})" for c in rule.cues)) if rule.kind == "regex" else _phrases(rule.cues)
             )
             self.compiled.append(
                 _Compiled(

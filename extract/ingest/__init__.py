@@ -230,9 +230,7 @@ def iter_inputs(
             yield _error(text, "not a regular file or folder")
 
 
-def _walk(
-    folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]
-) -> Iterator[InputItem | ErrorRow]:
+def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) -> Iterator[InputItem | ErrorRow]:
     real = os.path.realpath(folder)
     if real in seen:
         logger.info("not following %s again (real path %s already visited)", shown, real)
@@ -300,9 +298,7 @@ def read_path(
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
-            raise IngestError(
-                "ingest", f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit"
-            )
+            raise IngestError("ingest", f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit")
         with path.open("rb") as fh:
             data = fh.read(limits.max_file_bytes + 1)
     except OSError as exc:

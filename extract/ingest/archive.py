@@ -113,13 +113,10 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, limi
                 if got > budget.remaining:
                     raise IngestError(
                         "ingest",
-                        f"archive expands past the {_size(limits.max_zip_total_bytes)} limit while reading; "
-                        "stopped",
+                        f"archive expands past the {_size(limits.max_zip_total_bytes)} limit while reading; stopped",
                     )
                 if got > cap:
-                    raise IngestError(
-                        "ingest", f"member is over the {_size(limits.max_file_bytes)} file limit"
-                    )
+                    raise IngestError("ingest", f"member is over the {_size(limits.max_file_bytes)} file limit")
                 reason = _ratio_reason(got, info.compress_size, limits)
                 if reason:
                     raise IngestError("ingest", reason)
@@ -213,9 +210,7 @@ def read_zip(
             refused = unsafe_reason(name)
             if refused:
                 logger.warning("%s: refused member: %s", shown, refused)
-                errors.append(
-                    ErrorRow(path=shown, stage="ingest", reason=f"unsafe member name refused: {refused}")
-                )
+                errors.append(ErrorRow(path=shown, stage="ingest", reason=f"unsafe member name refused: {refused}"))
                 continue
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if any(part.startswith(".") or part == "__MACOSX" for part in parts):

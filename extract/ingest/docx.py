@@ -70,9 +70,7 @@ def read_docx(data: bytes, source_path: str, limits: Limits | None = None) -> Ra
         raise IngestError("ingest", f"not a valid .docx ({exc.__class__.__name__}: {exc})") from exc
     if not text.strip():
         raise IngestError("ingest", "empty document (no text in the .docx body)")
-    return RawDocument(
-        source_path=source_path, text=text, format="docx", sha256=sha256(data), title_hint=title
-    )
+    return RawDocument(source_path=source_path, text=text, format="docx", sha256=sha256(data), title_hint=title)
 
 
 def _check_package(data: bytes, limits: Limits) -> None:
@@ -97,8 +95,7 @@ def _check_package(data: bytes, limits: Limits) -> None:
             except DefusedXmlException as exc:
                 raise IngestError(
                     "ingest",
-                    f".docx part {info.filename} declares a DOCTYPE/ENTITY; "
-                    "refused (XML entity expansion risk)",
+                    f".docx part {info.filename} declares a DOCTYPE/ENTITY; refused (XML entity expansion risk)",
                 ) from exc
             except ParseError as exc:
                 raise IngestError(

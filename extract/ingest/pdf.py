@@ -57,12 +57,8 @@ def read_pdf(data: bytes, source_path: str) -> RawDocument:
     if not readable:
         raise IngestError("ingest", _NO_TEXT)
     if glyph_codes > readable:
-        raise IngestError(
-            "ingest", "PDF text has no Unicode mapping (fonts without ToUnicode); cannot read it"
-        )
-    return RawDocument(
-        source_path=source_path, text=text, format="pdf", sha256=sha256(data), title_hint=title
-    )
+        raise IngestError("ingest", "PDF text has no Unicode mapping (fonts without ToUnicode); cannot read it")
+    return RawDocument(source_path=source_path, text=text, format="pdf", sha256=sha256(data), title_hint=title)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

@@ -76,9 +76,7 @@ def read_text(data: bytes, source_path: str, *, fmt: str = "txt") -> RawDocument
     text = clean_text(result.text)
     if not text.strip():
         raise IngestError("ingest", "empty file")
-    return RawDocument(
-        source_path=source_path, text=text, format=fmt, encoding=result.encoding, sha256=sha256(data)
-    )
+    return RawDocument(source_path=source_path, text=text, format=fmt, encoding=result.encoding, sha256=sha256(data))
 
 
 def clean_text(text: str) -> str:
@@ -155,9 +153,7 @@ def _choose(data: bytes, source: str, stated: str | None) -> DecodeResult:
     weak = [c for c in decoded if c.bad == 0 and _plausible(c.text) >= 0.9]
     if weak:
         best = max(weak, key=lambda c: c.score)
-        logger.warning(
-            "%s: decoded as %s with low confidence (few common CJK characters)", source, best.encoding
-        )
+        logger.warning("%s: decoded as %s with low confidence (few common CJK characters)", source, best.encoding)
         return DecodeResult(best.text, best.encoding)
 
     if stated:

@@ -18,7 +18,8 @@ _FULL_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Spaces a copy-paste left inside a number ("201 4年": one side a lone digit) or a word ("工 作").
 # Two groups of digits ("475 460平方米") are two numbers whose words were lost: left alone.
 _STRAY_SPACE = regex.compile(
-    r"(?<=(?<!\d)\d)[ \u00a0]+(?=\d)|(?<=\d)[ \u00a0]+(?=\d(?!\d))|(?<=\p{Han})[ \u00a0](?=\p{Han})")
+    r"(?<=(?<!\d)\d)[ \u00a0]+(?=\d)|(?<=\d)[ \u00a0]+(?=\d(?!\d))|(?<=\p{Han})[ \u00a0](?=\p{Han})"
+)
 # A Chinese full stop used as a decimal point: "92。3%".
 _STOP_AS_POINT = regex.compile(r"(?<=\d)。(?=\d+(?:%|万|亿))")
 
@@ -52,7 +53,10 @@ class MappedText:
 
     def slice(self, start: int, end: int) -> MappedText:
         """The part ``text[start:end]`` with its map."""
-        return MappedText(self.text[start:end], self.index[start:end] + (self.index[end] if end < len(self.text) else self.index[-1],))
+        return MappedText(
+            self.text[start:end],
+            (*self.index[start:end], self.index[end] if end < len(self.text) else self.index[-1]),
+        )
 
 
 def identity(text: str, base: int = 0) -> MappedText:
