@@ -392,7 +392,11 @@ def _table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | No
         prev_start = text.rfind("\n", 0, pos) + 1
         cells = text[prev_start:pos].split("\t")
         if len(cells) == n_cells and not any(ch.isdigit() for ch in cells[column]):
-            return cells[column].strip(), row_label, line_start, line_end
+            # The line above the header, when it is prose, is the table's caption.
+            cap_end = prev_start - 1
+            cap_start = text.rfind("\n", 0, max(cap_end, 0)) + 1
+            caption = text[cap_start:cap_end] if cap_end > 0 and "\t" not in text[cap_start:cap_end] else ""
+            return f"{caption.strip()[-20:]}，{cells[column].strip()}", row_label, line_start, line_end
         if "\t" not in text[prev_start:pos] and text[prev_start:pos].strip():
             break
         pos = prev_start - 1
