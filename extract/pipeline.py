@@ -16,6 +16,7 @@ from pathlib import Path
 from extract.figures.extractor import Extraction, RuleExtractor
 from extract.ingest import IngestError, Limits, iter_inputs, read_path
 from extract.rules import RuleSet, load_rules
+from extract.segment import Token
 from extract.text.documents import DocumentPreparer, PreparedDocument
 from schemas.documents import DocumentMeta, ErrorRow, RawDocument
 from schemas.figures import Figure, Rejected
@@ -56,6 +57,14 @@ class Pipeline:
             extraction = self.extractor(doc)
             results.append(DocumentResult(doc.meta, extraction.figures, extraction.rejected))
         return results
+
+    def tokens(self, doc: PreparedDocument) -> list[Token]:
+        """The document's words (jieba with the domain dictionary), offsets into ``doc.text``.
+
+        Computed on demand: the rule extractor does not need them, and segmenting every text
+        would cost as much as the rest of the pipeline together (bench/).
+        """
+        return self.prepare.segmenter.tokens(doc.text.text)
 
     def explain(self, raw: RawDocument) -> list[tuple[PreparedDocument, Extraction]]:
         return [(doc, self.extractor(doc)) for doc in self.prepare(raw)]

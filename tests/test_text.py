@@ -176,3 +176,10 @@ def test_doc_stem() -> None:
 def test_segmentation_keeps_domain_terms(pipeline) -> None:
     words = pipeline.prepare.segmenter.cut("全镇签订工资专项集体合同31份，职代会建制率95%，开展金秋助学")
     assert "工资专项集体合同" in words and "职代会" in words and "金秋助学" in words
+
+
+def test_tokens_are_available_to_later_stages(pipeline) -> None:
+    doc = pipeline.prepare(raw_from_text("全镇签订工资专项集体合同31份", "x"))[0]
+    tokens = pipeline.tokens(doc)
+    assert [t.text for t in tokens] == ["全镇", "签订", "工资专项集体合同", "31", "份"]
+    assert all(doc.text.text[t.start : t.end] == t.text for t in tokens)
