@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from extract.pipeline import Pipeline, raw_from_text
+
+if TYPE_CHECKING:
+    from extract.runner import RunStats
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,27 +26,73 @@ def cli(verbose: int) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder of the store (zongjie.duckdb) and the exported tables.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes working in parallel (default: all cores; 1 runs in this process).")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local processes, or a Dask distributed cluster (needs zongjie[dask]).")
-@click.option("--scheduler", metavar="ADDR", default=None,
-              help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of the store (zongjie.duckdb) and the exported tables.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes working in parallel (default: all cores; 1 runs in this process).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local processes, or a Dask distributed cluster (needs zongjie[dask]).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDR",
+    default=None,
+    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster).",
+)
 @click.option("--rebuild", is_flag=True, help="Empty the store first instead of adding to it.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Inputs written to the store per transaction.")
-@click.option("--extractor", type=click.Choice(["rules", "model", "hybrid"]), default="rules",
-              show_default=True, help="Figure extractor (model/hybrid need the trained model).")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Trained model for --extractor model/hybrid (default: the packaged one).")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on a terminal, periodic lines otherwise (default); --no-progress: neither.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Inputs written to the store per transaction.",
+)
+@click.option(
+    "--extractor",
+    type=click.Choice(["rules", "model", "hybrid"]),
+    default="rules",
+    show_default=True,
+    help="Figure extractor (model/hybrid need the trained model).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trained model for --extractor model/hybrid (default: the packaged one).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on a terminal, periodic lines otherwise (default); --no-progress: neither.",
+)
 @click.pass_context
-def extract(ctx: click.Context, inputs: tuple[Path, ...], out_dir: Path, workers: int | None, engine: str,
-            scheduler: str | None, rebuild: bool, batch_size: int, extractor: str, model_path: Path | None,
-            progress: bool | None) -> None:
+def extract(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    rebuild: bool,
+    batch_size: int,
+    extractor: str,
+    model_path: Path | None,
+    progress: bool | None,
+) -> None:
     """Read INPUTS (files and folders, any mix) into the store in --out, then export every table.
 
     Unchanged files are skipped, changed ones replaced; the CSV/Parquet files in --out always
@@ -52,6 +102,35 @@ def extract(ctx: click.Context, inputs: tuple[Path, ...], out_dir: Path, workers
         zongjie extract corpus/ --out out --workers 4
         zongjie extract /archive --out out --engine dask --scheduler tcp://10.0.0.5:8786
     """
+    try:
+        stats = _run_extract(
+            inputs, out_dir, workers, engine, scheduler, rebuild, batch_size, extractor, model_path, progress
+        )
+    except KeyboardInterrupt:  # before the run began, or while it was exporting
+        click.echo("interrupted; what was committed is kept", err=True)
+        ctx.exit(130)
+    click.echo(
+        f"{stats.documents} documents, {stats.figures} figures, {stats.rejected} rejected, "
+        f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged) "
+        f"in {stats.seconds:.1f}s → {out_dir}",
+        err=True,
+    )
+    if stats.status == "interrupted":
+        ctx.exit(130)
+
+
+def _run_extract(
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    rebuild: bool,
+    batch_size: int,
+    extractor: str,
+    model_path: Path | None,
+    progress: bool | None,
+) -> RunStats:
     from extract.progress import make_progress
     from extract.runner import EngineUnavailable, RunOptions, count_inputs, run
     from extract.store import StoreError
@@ -59,37 +138,50 @@ def extract(ctx: click.Context, inputs: tuple[Path, ...], out_dir: Path, workers
     pipeline_args: dict[str, object] = {"extractor": extractor}
     if model_path is not None:
         pipeline_args["model_path"] = model_path
-    options = RunOptions(engine=engine, workers=workers, scheduler=scheduler,  # type: ignore[arg-type]
-                         rebuild=rebuild, batch_inputs=batch_size, pipeline_args=pipeline_args)
-    stderr = click.get_text_stream("stderr")
+    options = RunOptions(
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,  # type: ignore[arg-type]
+        rebuild=rebuild,
+        batch_inputs=batch_size,
+        pipeline_args=pipeline_args,
+    )
+    stderr = sys.stderr  # click's test runner swaps it too
     reporter = None
     if progress is not False:
         tty = stderr.isatty() if progress is None else progress
-        reporter = make_progress(stderr, lambda line: click.echo(line, err=True), enabled=tty,
-                                 total=count_inputs(inputs) if tty else None)
+        reporter = make_progress(
+            stderr,
+            lambda line: click.echo(line, err=True),
+            enabled=tty,
+            total=count_inputs(inputs) if tty else None,
+        )
     try:
-        stats = run(inputs, out_dir, options, reporter)
+        return run(inputs, out_dir, options, reporter)
     except (StoreError, EngineUnavailable, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    except KeyboardInterrupt:
-        click.echo("interrupted; what was committed is kept", err=True)
-        ctx.exit(130)
     finally:
         if reporter is not None:
             reporter.close()
-    click.echo(f"{stats.documents} documents, {stats.figures} figures, {stats.rejected} rejected, "
-               f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged) "
-               f"in {stats.seconds:.1f}s → {out_dir}", err=True)
-    if stats.status == "interrupted":
-        ctx.exit(130)
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--format", "formats", type=click.Choice(["csv", "parquet", "xlsx"]), multiple=True,
-              default=("csv",), show_default=True, help="Export format (repeat for several).")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The .xlsx file (default: DIRECTORY/zongjie.xlsx).")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["csv", "parquet", "xlsx"]),
+    multiple=True,
+    default=("csv",),
+    show_default=True,
+    help="Export format (repeat for several).",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The .xlsx file (default: DIRECTORY/zongjie.xlsx).",
+)
 def export(directory: Path, formats: tuple[str, ...], output: Path | None) -> None:
     """Export every table of the store in DIRECTORY again: CSV (UTF-8, BOM), Parquet, or xlsx.
 

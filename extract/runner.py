@@ -63,8 +63,8 @@ class RunOptions:
     limits: Limits = field(default_factory=Limits)
     batch_inputs: int = 256
     batch_seconds: float = 10.0
-    chunk_files: int = 16
-    chunk_bytes: int = 4 << 20
+    chunk_files: int | None = None  # files per task: default 4 locally, 16 on Dask (per-task overhead)
+    chunk_bytes: int = 1 << 20  # ~5 s of work: what Ctrl-C may wait for
     export: tuple[str, ...] = ("csv", "parquet")
     audit: bool = True
     memory_limit: str = "512MB"
@@ -132,8 +132,16 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
     """Read one input by path, hash what was read, extract; never raises for a bad input."""
     started = time.perf_counter()
     rows: dict[str, list] = {t: [] for t in RESULT_TABLES}
-    row: dict[str, Any] = {"source_path": task.source_path, "sha256": None, "bytes": task.bytes,
-                           "status": "ok", "documents": 0, "figures": 0, "errors": 0, "chars": 0}
+    row: dict[str, Any] = {
+        "source_path": task.source_path,
+        "sha256": None,
+        "bytes": task.bytes,
+        "status": "ok",
+        "documents": 0,
+        "figures": 0,
+        "errors": 0,
+        "chars": 0,
+    }
 
     def error(err: ErrorRow) -> None:
         rows["errors"].append({**err.model_dump(), "input_path": task.source_path})
@@ -178,16 +186,14 @@ def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str
     sha = result.document.sha256
     rows["documents"].append({**result.document.model_dump(), "input_path": input_path})
     rows["figures"].extend({**f.row(), "sha256": sha, "input_path": input_path} for f in result.figures)
-    rows["rejected"].extend({**rejected_row(r), "sha256": sha, "input_path": input_path}
-                            for r in result.rejected)
+    rows["rejected"].extend({**rejected_row(r), "sha256": sha, "input_path": input_path} for r in result.rejected)
 
 
 def _read_file(path: str, limits: Limits) -> bytes:
     try:
         size = os.stat(path).st_size
         if size > limits.max_file_bytes:
-            raise IngestError("ingest",
-                              f"file is {size:,} bytes, over the {limits.max_file_bytes:,} byte limit")
+            raise IngestError("ingest", f"file is {size:,} bytes, over the {limits.max_file_bytes:,} byte limit")
         with open(path, "rb") as fh:
             data = fh.read(limits.max_file_bytes + 1)
     except OSError as exc:
@@ -271,6 +277,9 @@ class SerialEngine:
                 self.pipeline = Pipeline(**self.pipeline_args)
             yield process_chunk(chunk, self.pipeline, self.limits)
 
+    def drain(self) -> list[ChunkResult]:
+        return []
+
     def close(self) -> None:
         pass
 
@@ -284,23 +293,43 @@ class ProcessEngine:
         import multiprocessing
 
         self.workers = workers
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(limits, pipeline_args))
+        self.pending: set[Future[ChunkResult]] = set()
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(limits, pipeline_args),
+        )
+        # Start every worker now, with SIGINT ignored: a spawned interpreter keeps an ignored
+        # SIGINT, so a Ctrl-C while workers are still importing cannot kill one (the initializer
+        # only protects a worker once its imports are done).
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for _ in range(workers):
+                self.pool.submit(int)  # each submit spawns a process while none is idle
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
         limit = 2 * self.workers + 1  # enough to keep every worker busy while results are written
-        pending: set[Future[ChunkResult]] = set()
         for chunk in chunks:
-            pending.add(self.pool.submit(_worker_chunk, chunk))
-            while len(pending) >= limit:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            self.pending.add(self.pool.submit(_worker_chunk, chunk))
+            while len(self.pending) >= limit:
+                done, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        while self.pending:
+            done, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
             yield from (f.result() for f in done)
 
+    def drain(self) -> list[ChunkResult]:
+        """After Ctrl-C: drop queued chunks, let the running ones finish, and return what they gave."""
+        for future in self.pending:
+            future.cancel()
+        done, _ = wait(self.pending)
+        self.pending = set()
+        return [f.result() for f in done if not f.cancelled() and f.exception() is None]
+
     def close(self) -> None:
-        # chunks already running finish (they are short); queued ones are dropped
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -309,21 +338,20 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, workers: int, limits: Limits, pipeline_args: dict[str, Any],
-                 scheduler: str | None = None) -> None:
+    def __init__(
+        self, workers: int, limits: Limits, pipeline_args: dict[str, Any], scheduler: str | None = None
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
-            raise EngineUnavailable(
-                "the dask engine needs Dask distributed: pip install 'zongjie[dask]'") from exc
+            raise EngineUnavailable("the dask engine needs Dask distributed: pip install 'zongjie[dask]'") from exc
         self.limits = limits
         self.pipeline_args = pipeline_args
         self.cluster = None
         if scheduler:
             self.client = Client(scheduler)
         else:
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             self.client = Client(self.cluster)
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
 
@@ -347,6 +375,9 @@ class DaskEngine:
         payload = future.result()
         future.release()
         return _from_parts(payload)
+
+    def drain(self) -> list[ChunkResult]:
+        return []  # the cluster's work in flight is dropped with the client
 
     def close(self) -> None:
         self.client.close()
@@ -400,15 +431,22 @@ class _Batch:
             self.tables[name].append(table)
 
     def concat(self) -> dict[str, pa.Table]:
-        return {name: pa.concat_tables(parts) if parts else result_schema(name).empty_table()
-                for name, parts in self.tables.items()}
+        return {
+            name: pa.concat_tables(parts) if parts else result_schema(name).empty_table()
+            for name, parts in self.tables.items()
+        }
 
 
 class Runner:
     """One run over ``inputs`` into the store at ``out_dir``."""
 
-    def __init__(self, inputs: Sequence[Path | str], out_dir: Path, options: RunOptions,
-                 progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[Path | str],
+        out_dir: Path,
+        options: RunOptions,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         self.inputs = [os.fspath(p) for p in inputs]
         self.out_dir = Path(out_dir)
         self.options = options
@@ -426,18 +464,18 @@ class Runner:
             self.stats.run_id = store.begin_run(opts.engine, workers, self.inputs)
             self.store = store
             status = "done"
+            engine: Engine | None = None
             try:
                 engine = make_engine(opts)
-                try:
-                    for result in engine.map(self._plan()):
-                        self._collect(result)
-                        self._maybe_commit()
-                finally:
-                    engine.close()
+                for result in engine.map(self._plan()):
+                    self._collect(result)
+                    self._maybe_commit()
             except KeyboardInterrupt:
-                # keep every finished input: commit what has come back, then stop
+                # keep every finished input: what has come back, and what the workers are finishing
                 log.warning("interrupted; keeping what has finished")
                 status = "interrupted"
+                for result in engine.drain() if engine is not None else ():
+                    self._collect(result)
             except BaseException:
                 # a crashed worker pool or a store error: keep what finished, record the failure
                 try:
@@ -446,6 +484,9 @@ class Runner:
                 except Exception:
                     log.exception("could not record the failed run")
                 raise
+            finally:
+                if engine is not None:
+                    engine.close()
             self._commit()
             audit = run_audit_hook(store) if opts.audit else None
             self._finish(store, status, audit)
@@ -463,6 +504,7 @@ class Runner:
         """Walk the inputs; known files are counted and dropped, copies and walk errors go to the
         batch, and the rest come out as chunks of tasks."""
         opts = self.options
+        chunk_files = opts.chunk_files or (16 if opts.engine == "dask" else 4)
         chunk: list[Task] = []
         chunk_bytes = 0
         for group in _groups(iter_inputs(self.inputs, opts.limits), _PLAN_GROUP):
@@ -476,8 +518,13 @@ class Runner:
                     sha = file_sha256(item.path)
                     size = os.stat(item.path).st_size
                 except OSError as exc:
-                    self._walk_error(ErrorRow(path=item.source_path, stage="ingest",
-                                              reason=f"cannot read file: {exc.strerror or exc}"))
+                    self._walk_error(
+                        ErrorRow(
+                            path=item.source_path,
+                            stage="ingest",
+                            reason=f"cannot read file: {exc.strerror or exc}",
+                        )
+                    )
                     continue
                 found.append((Task(os.fspath(item.path), item.source_path, size), sha))
             decisions = self.store.decide([(t.source_path, sha) for t, sha in found])
@@ -486,15 +533,27 @@ class Runner:
                     self.stats.skipped += 1
                     self.stats.done += 1
                 elif decision.action == "duplicate":
-                    self.batch.add([{"source_path": task.source_path, "sha256": sha, "bytes": task.bytes,
-                                     "status": "duplicate", "duplicate_of": decision.duplicate_of,
-                                     "documents": 0, "figures": 0, "errors": 0, "chars": 0}])
+                    self.batch.add(
+                        [
+                            {
+                                "source_path": task.source_path,
+                                "sha256": sha,
+                                "bytes": task.bytes,
+                                "status": "duplicate",
+                                "duplicate_of": decision.duplicate_of,
+                                "documents": 0,
+                                "figures": 0,
+                                "errors": 0,
+                                "chars": 0,
+                            }
+                        ]
+                    )
                     self.stats.skipped += 1
                     self.stats.done += 1
                 else:
                     chunk.append(task)
                     chunk_bytes += task.bytes
-                    if len(chunk) >= opts.chunk_files or chunk_bytes >= opts.chunk_bytes:
+                    if len(chunk) >= chunk_files or chunk_bytes >= opts.chunk_bytes:
                         yield chunk
                         chunk, chunk_bytes = [], 0
             self.progress(self.stats)
@@ -506,10 +565,25 @@ class Runner:
         # an input that could not even be hashed: recorded without a sha256, so every run retries it
         self.stats.errors += 1
         self.stats.done += 1
-        self.batch.add([{"source_path": err.path, "sha256": None, "bytes": None, "status": "error",
-                         "documents": 0, "figures": 0, "errors": 1, "chars": 0}],
-                       {"errors": pa.Table.from_pylist([{**err.model_dump(), "input_path": err.path}],
-                                                       schema=result_schema("errors"))})
+        self.batch.add(
+            [
+                {
+                    "source_path": err.path,
+                    "sha256": None,
+                    "bytes": None,
+                    "status": "error",
+                    "documents": 0,
+                    "figures": 0,
+                    "errors": 1,
+                    "chars": 0,
+                }
+            ],
+            {
+                "errors": pa.Table.from_pylist(
+                    [{**err.model_dump(), "input_path": err.path}], schema=result_schema("errors")
+                )
+            },
+        )
 
     def _collect(self, result: ChunkResult) -> None:
         self.batch.add(result.inputs, result.tables)
@@ -526,7 +600,8 @@ class Runner:
     def _maybe_commit(self) -> None:
         opts = self.options
         if len(self.batch) >= opts.batch_inputs or (
-                self.batch.inputs and time.monotonic() - self.batch.opened >= opts.batch_seconds):
+            self.batch.inputs and time.monotonic() - self.batch.opened >= opts.batch_seconds
+        ):
             self._commit()
 
     def _commit(self) -> None:
@@ -551,8 +626,12 @@ def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield group
 
 
-def run(inputs: Sequence[Path | str], out_dir: Path, options: RunOptions | None = None,
-        progress: ProgressCallback | None = None) -> RunStats:
+def run(
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    options: RunOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunStats:
     """Extract every input under ``inputs`` into the store at ``out_dir``, then audit and export.
 
     Returns the run's counts; ``status`` is ``done``, or ``interrupted`` after Ctrl-C (what had

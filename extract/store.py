@@ -52,7 +52,12 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "TIMESTAMP": pa.timestamp("us"),
 }
 _PY_TYPES: dict[type, str] = {
-    bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE", Decimal: "DOUBLE", dt.date: "DATE", str: "VARCHAR",
+    bool: "BOOLEAN",
+    int: "BIGINT",
+    float: "DOUBLE",
+    Decimal: "DOUBLE",
+    dt.date: "DATE",
+    str: "VARCHAR",
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -109,12 +114,12 @@ class TableSpec:
         return ", ".join(prefix + quote(c) for c in self.names)
 
 
-def _model_columns(model: type, names: Sequence[str],
-                   override: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+def _model_columns(
+    model: type, names: Sequence[str], override: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
     fields = model.model_fields  # type: ignore[attr-defined]
     override = override or {}
-    return tuple((n, override.get(n) or (sql_type(fields[n].annotation) if n in fields else "VARCHAR"))
-                 for n in names)
+    return tuple((n, override.get(n) or (sql_type(fields[n].annotation) if n in fields else "VARCHAR")) for n in names)
 
 
 # The columns follow the models, so a field the lead adds to DocumentMeta or Figure reaches the
@@ -123,8 +128,10 @@ DOCUMENTS = TableSpec("documents", _model_columns(DocumentMeta, DOCUMENT_COLUMNS
 FIGURES = TableSpec(
     "figures",
     # Figure.row() gives floats for the Decimals and flags joined with ';'
-    (*_model_columns(Figure, FIGURE_COLUMNS, {"value": "DOUBLE", "value_max": "DOUBLE", "flags": "VARCHAR"}),
-     ("sha256", "VARCHAR")),
+    (
+        *_model_columns(Figure, FIGURE_COLUMNS, {"value": "DOUBLE", "value_max": "DOUBLE", "flags": "VARCHAR"}),
+        ("sha256", "VARCHAR"),
+    ),
     ("doc_id", "start", "end", "figure_id", "sha256"),
 )
 REJECTED = TableSpec(
@@ -132,26 +139,54 @@ REJECTED = TableSpec(
     (*_model_columns(Rejected, REJECTED_COLUMNS, {"candidate": "VARCHAR"}), ("sha256", "VARCHAR")),
     ("doc_id", "start", "end", "surface", "errors", "sha256"),
 )
-ERRORS = TableSpec("errors", (*_model_columns(ErrorRow, ERROR_COLUMNS), ("input_path", "VARCHAR")),
-                   ("input_path", "path", "stage", "reason"))
+ERRORS = TableSpec(
+    "errors",
+    (*_model_columns(ErrorRow, ERROR_COLUMNS), ("input_path", "VARCHAR")),
+    ("input_path", "path", "stage", "reason"),
+)
 DOCUMENT_INPUTS = TableSpec(
-    "document_inputs", (("sha256", "VARCHAR"), ("doc_id", "VARCHAR"), ("input_path", "VARCHAR")),
+    "document_inputs",
+    (("sha256", "VARCHAR"), ("doc_id", "VARCHAR"), ("input_path", "VARCHAR")),
     ("input_path", "doc_id", "sha256"),
 )
 INPUTS = TableSpec(
     "inputs",
-    (("source_path", "VARCHAR"), ("sha256", "VARCHAR"), ("bytes", "BIGINT"), ("status", "VARCHAR"),
-     ("duplicate_of", "VARCHAR"), ("documents", "BIGINT"), ("figures", "BIGINT"), ("errors", "BIGINT"),
-     ("chars", "BIGINT"), ("seconds", "DOUBLE"), ("run_id", "BIGINT")),
+    (
+        ("source_path", "VARCHAR"),
+        ("sha256", "VARCHAR"),
+        ("bytes", "BIGINT"),
+        ("status", "VARCHAR"),
+        ("duplicate_of", "VARCHAR"),
+        ("documents", "BIGINT"),
+        ("figures", "BIGINT"),
+        ("errors", "BIGINT"),
+        ("chars", "BIGINT"),
+        ("seconds", "DOUBLE"),
+        ("run_id", "BIGINT"),
+    ),
     ("source_path",),
 )
 RUNS = TableSpec(
     "runs",
-    (("run_id", "BIGINT"), ("started", "TIMESTAMP"), ("finished", "TIMESTAMP"), ("status", "VARCHAR"),
-     ("engine", "VARCHAR"), ("workers", "BIGINT"), ("inputs", "VARCHAR"), ("files", "BIGINT"),
-     ("skipped", "BIGINT"), ("processed", "BIGINT"), ("documents", "BIGINT"), ("figures", "BIGINT"),
-     ("rejected", "BIGINT"), ("errors", "BIGINT"), ("chars", "BIGINT"), ("seconds", "DOUBLE"),
-     ("audit", "VARCHAR")),
+    (
+        ("run_id", "BIGINT"),
+        ("started", "TIMESTAMP"),
+        ("finished", "TIMESTAMP"),
+        ("status", "VARCHAR"),
+        ("engine", "VARCHAR"),
+        ("workers", "BIGINT"),
+        ("inputs", "VARCHAR"),
+        ("files", "BIGINT"),
+        ("skipped", "BIGINT"),
+        ("processed", "BIGINT"),
+        ("documents", "BIGINT"),
+        ("figures", "BIGINT"),
+        ("rejected", "BIGINT"),
+        ("errors", "BIGINT"),
+        ("chars", "BIGINT"),
+        ("seconds", "DOUBLE"),
+        ("audit", "VARCHAR"),
+    ),
     ("run_id",),
 )
 CORE_TABLES: dict[str, TableSpec] = {
@@ -187,13 +222,11 @@ class Store:
     keeps the process small; DuckDB spills to a temp folder beside the database beyond it.
     """
 
-    def __init__(self, directory: Path | str, *, memory_limit: str = "512MB",
-                 read_only: bool = False) -> None:
+    def __init__(self, directory: Path | str, *, memory_limit: str = "512MB", read_only: bool = False) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         if read_only and not self.path.exists():
-            raise StoreError(f"no store at {self.path}; "
-                             f"run `zongjie extract ... --out {self.directory}` first")
+            raise StoreError(f"no store at {self.path}; run `zongjie extract ... --out {self.directory}` first")
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
@@ -221,9 +254,13 @@ class Store:
     def _ensure_schema(self) -> None:
         for spec in CORE_TABLES.values():
             self.con.execute(spec.ddl())
-            have = {r[0] for r in self.con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?",
-                [spec.name]).fetchall()}
+            have = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = ?",
+                    [spec.name],
+                ).fetchall()
+            }
             for col, typ in spec.columns:
                 if col not in have:
                     # a column added to a model since this store was made; old rows get NULL
@@ -232,9 +269,12 @@ class Store:
 
     def tables(self) -> list[str]:
         """Every table in the store: the core ones in a fixed order, then any others (audit)."""
-        names = [r[0] for r in self.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
-        ).fetchall()]
+        names = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+            ).fetchall()
+        ]
         core = [n for n in CORE_TABLES if n in names]
         return core + [n for n in names if n not in CORE_TABLES]
 
@@ -257,17 +297,18 @@ class Store:
         self.con.execute("UPDATE runs SET status = 'aborted' WHERE status = 'running'")
         run_id = self.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs")
         self.con.execute(
-            "INSERT INTO runs (run_id, started, status, engine, workers, inputs) "
-            "VALUES (?, ?, 'running', ?, ?, ?)",
-            [run_id, _now(), engine, workers, json.dumps(list(inputs), ensure_ascii=False)])
+            "INSERT INTO runs (run_id, started, status, engine, workers, inputs) VALUES (?, ?, 'running', ?, ?, ?)",
+            [run_id, _now(), engine, workers, json.dumps(list(inputs), ensure_ascii=False)],
+        )
         return int(run_id)
 
-    def finish_run(self, run_id: int, status: str, counts: Mapping[str, Any],
-                   audit: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: str, counts: Mapping[str, Any], audit: str | None = None) -> None:
         cols = [c for c in RUNS.names if c in counts]
         sets = "".join(f", {quote(c)} = ?" for c in cols)
-        self.con.execute(f"UPDATE runs SET finished = ?, status = ?, audit = ?{sets} WHERE run_id = ?",
-                         [_now(), status, audit, *(counts[c] for c in cols), run_id])
+        self.con.execute(
+            f"UPDATE runs SET finished = ?, status = ?, audit = ?{sets} WHERE run_id = ?",
+            [_now(), status, audit, *(counts[c] for c in cols), run_id],
+        )
 
     # -- incremental keys ----------------------------------------------------------------------
 
@@ -275,8 +316,13 @@ class Store:
         """For each ``(source_path, sha256)``: skip it, link it as a copy, or process it."""
         if not items:
             return []
-        query = pa.table({"source_path": [p for p, _ in items], "sha256": [s for _, s in items],
-                          "i": list(range(len(items)))})
+        query = pa.table(
+            {
+                "source_path": [p for p, _ in items],
+                "sha256": [s for _, s in items],
+                "i": list(range(len(items))),
+            }
+        )
         self.con.register("_query", query)
         try:
             rows = self.con.execute(
@@ -285,7 +331,8 @@ class Store:
                                   AND x.sha256 = q.sha256) AS known,
                           (SELECT min(x.source_path) FROM inputs x WHERE x.sha256 = q.sha256
                                   AND x.status = 'ok' AND x.source_path <> q.source_path) AS owner
-                   FROM _query q ORDER BY q.i""").fetchall()
+                   FROM _query q ORDER BY q.i"""
+            ).fetchall()
         finally:
             self.con.unregister("_query")
         out = []
@@ -336,8 +383,10 @@ class Store:
         con = self.con
         in_paths = "(SELECT source_path FROM _paths)"
         # 1. forget what these inputs gave before; documents nobody refers to any more go
-        con.execute(f"CREATE TEMP TABLE _old_keys AS SELECT DISTINCT sha256, doc_id FROM document_inputs "
-                    f"WHERE input_path IN {in_paths}")
+        con.execute(
+            f"CREATE TEMP TABLE _old_keys AS SELECT DISTINCT sha256, doc_id FROM document_inputs "
+            f"WHERE input_path IN {in_paths}"
+        )
         con.execute(f"DELETE FROM document_inputs WHERE input_path IN {in_paths}")
         con.execute(f"DELETE FROM errors WHERE input_path IN {in_paths}")
         con.execute(f"DELETE FROM inputs WHERE source_path IN {in_paths}")
@@ -352,10 +401,18 @@ class Store:
         #    batch) is a copy: link it to those documents instead of storing them twice
         rows = [dict(r) for r in inputs]
         shas = sorted({r["sha256"] for r in rows if r.get("sha256") and r["status"] == "ok"})
-        stored = {r[0] for r in con.execute(
-            "SELECT DISTINCT sha256 FROM inputs WHERE status = 'ok' "
-            "AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
-            [shas]).fetchall()} if shas else set()
+        stored = (
+            {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT sha256 FROM inputs WHERE status = 'ok' "
+                    "AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                    [shas],
+                ).fetchall()
+            }
+            if shas
+            else set()
+        )
         firsts: dict[str, str] = {}
         copies: set[str] = set()
         for row in sorted(rows, key=lambda r: r["source_path"]):
@@ -363,8 +420,13 @@ class Store:
             if row["status"] != "ok" or not sha:
                 continue
             if sha in stored or sha in firsts:
-                row.update(status="duplicate", duplicate_of=row.get("duplicate_of") or firsts.get(sha),
-                           documents=0, figures=0, errors=0)
+                row.update(
+                    status="duplicate",
+                    duplicate_of=row.get("duplicate_of") or firsts.get(sha),
+                    documents=0,
+                    figures=0,
+                    errors=0,
+                )
                 copies.add(row["source_path"])
             else:
                 firsts[sha] = row["source_path"]
@@ -372,31 +434,46 @@ class Store:
         params = [sorted(copies)] if copies else []
 
         # 3. new documents (a (sha256, doc_id) already stored, or twice in the batch, is stored once)
-        con.execute(f"""CREATE TEMP TABLE _docs AS SELECT * FROM _b_documents d
+        con.execute(
+            f"""CREATE TEMP TABLE _docs AS SELECT * FROM _b_documents d
                         WHERE NOT EXISTS (SELECT 1 FROM documents x WHERE x.sha256 = d.sha256
                                           AND x.doc_id = d.doc_id){keep}
                         QUALIFY row_number() OVER (PARTITION BY sha256, doc_id ORDER BY input_path) = 1""",
-                    params)
+            params,
+        )
         self._insert(DOCUMENTS, "_docs")
         for spec in (FIGURES, REJECTED):
-            self._insert(spec, f"_b_{spec.name}", """EXISTS (SELECT 1 FROM _docs d WHERE d.sha256 = src.sha256
-                         AND d.doc_id = src.doc_id AND d.input_path = src.input_path)""")
-        con.execute(f"""INSERT INTO document_inputs SELECT DISTINCT sha256, doc_id, input_path
-                        FROM _b_documents WHERE true{keep}""", params)
+            self._insert(
+                spec,
+                f"_b_{spec.name}",
+                """EXISTS (SELECT 1 FROM _docs d WHERE d.sha256 = src.sha256
+                         AND d.doc_id = src.doc_id AND d.input_path = src.input_path)""",
+            )
+        con.execute(
+            f"""INSERT INTO document_inputs SELECT DISTINCT sha256, doc_id, input_path
+                        FROM _b_documents WHERE true{keep}""",
+            params,
+        )
         self._insert(ERRORS, "_b_errors", f"true{keep}", params)
         self._insert_inputs([r for r in rows if r["status"] != "duplicate"])
 
         # 4. copies: link to the documents of any stored input with the same bytes
         unlinked = []
         for row in (r for r in rows if r["status"] == "duplicate"):
-            con.execute("""INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, ?
+            con.execute(
+                """INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, ?
                            FROM document_inputs m JOIN inputs i ON m.input_path = i.source_path
-                           WHERE i.sha256 = ? AND i.status = 'ok'""", [row["source_path"], row["sha256"]])
-            owner = self.scalar("SELECT min(source_path) FROM inputs WHERE sha256 = ? AND status = 'ok'",
-                                [row["sha256"]])
+                           WHERE i.sha256 = ? AND i.status = 'ok'""",
+                [row["source_path"], row["sha256"]],
+            )
+            owner = self.scalar(
+                "SELECT min(source_path) FROM inputs WHERE sha256 = ? AND status = 'ok'", [row["sha256"]]
+            )
             if owner is None:
-                log.warning("%s: its original was replaced in this run; it will be read on the next run",
-                            row["source_path"])
+                log.warning(
+                    "%s: its original was replaced in this run; it will be read on the next run",
+                    row["source_path"],
+                )
                 unlinked.append(row["source_path"])
                 continue
             row["duplicate_of"] = owner
@@ -405,14 +482,15 @@ class Store:
 
     def _insert(self, spec: TableSpec, source: str, where: str = "true", params: Sequence[Any] = ()) -> None:
         cols = spec.select_list()
-        self.con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {spec.select_list('src')} "
-                         f"FROM {source} src WHERE {where}", list(params))
+        self.con.execute(
+            f"INSERT INTO {spec.name} ({cols}) SELECT {spec.select_list('src')} FROM {source} src WHERE {where}",
+            list(params),
+        )
 
     def _insert_inputs(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        table = pa.Table.from_pylist([{c: r.get(c) for c in INPUTS.names} for r in rows],
-                                     schema=INPUTS.arrow_schema())
+        table = pa.Table.from_pylist([{c: r.get(c) for c in INPUTS.names} for r in rows], schema=INPUTS.arrow_schema())
         self.con.register("_b_inputs", table)
         try:
             self._insert(INPUTS, "_b_inputs")
@@ -459,8 +537,13 @@ class Store:
 
     # -- exports -------------------------------------------------------------------------------
 
-    def export(self, directory: Path | None = None, formats: Iterable[str] = ("csv", "parquet"),
-               xlsx_path: Path | None = None, xlsx_max_rows: int = EXCEL_MAX_ROWS) -> list[Path]:
+    def export(
+        self,
+        directory: Path | None = None,
+        formats: Iterable[str] = ("csv", "parquet"),
+        xlsx_path: Path | None = None,
+        xlsx_max_rows: int = EXCEL_MAX_ROWS,
+    ) -> list[Path]:
         """Write every table of the store to ``directory`` (default: the store's folder)."""
         directory = Path(directory or self.directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -548,8 +631,10 @@ class Store:
         if table != "figures":
             return self.query(table)
         order = ", ".join(f"f.{quote(c)}" for c in FIGURES.order_by)
-        return (f"SELECT f.*, d.source_path, d.title AS document_title FROM figures f "
-                f"LEFT JOIN documents d ON d.sha256 = f.sha256 AND d.doc_id = f.doc_id ORDER BY {order}")
+        return (
+            f"SELECT f.*, d.source_path, d.title AS document_title FROM figures f "
+            f"LEFT JOIN documents d ON d.sha256 = f.sha256 AND d.doc_id = f.doc_id ORDER BY {order}"
+        )
 
 
 def _now() -> dt.datetime:
