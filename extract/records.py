@@ -251,8 +251,18 @@ class DocView:
         return opens > closes
 
     def is_subset(self, f: Figure) -> bool:
+        """A sub-count: its qualifier opens with 其中, or a 其中 stands before it in its sentence."""
         q = (f.qualifier or "").strip()
-        return any(q.startswith(p) for p in self.rules.records.subset_prefixes)
+        prefixes = self.rules.records.subset_prefixes
+        return any(q.startswith(p) for p in prefixes) or self.subset_word_at(f) >= 0
+
+    def subset_word_at(self, f: Figure) -> int:
+        """Where the last 其中 (any subset word) before f stands in its sentence; -1 when none."""
+        p = self.place(f)
+        if p is None:
+            return -1
+        text = p.slot[0][: p.pos]
+        return max((text.rfind(w) for w in self.rules.records.subset_prefixes), default=-1)
 
 
 def scope_of(qualifier: str | None, words: list[str], drop: Iterable[str] = ()) -> str:
@@ -302,7 +312,8 @@ class Draft:
 
     def figures(self) -> list[Figure]:
         seen: dict[str, Figure] = {}
-        for f in [*self.fields.values(), *(g for items in self.items.values() for g in items)]:
+        children = (g for c in self.children for g in c.figures())
+        for f in [*self.fields.values(), *(g for items in self.items.values() for g in items), *children]:
             seen.setdefault(f.figure_id, f)
         return sorted(seen.values(), key=lambda f: f.start)
 
@@ -341,9 +352,7 @@ class Records:
         for table, columns in RECORD_COLUMNS.items():
             rows = [b.record.row() for b in self.built if b.table == table and b.record is not None]
             out[table] = pd.DataFrame(rows, columns=list(columns)).astype(column_dtypes(RECORD_MODELS[table]))
-        out["record_errors"] = pd.DataFrame(
-            [e.model_dump() for e in self.errors], columns=list(RECORD_ERROR_COLUMNS)
-        )
+        out["record_errors"] = pd.DataFrame([e.model_dump() for e in self.errors], columns=list(RECORD_ERROR_COLUMNS))
         return out
 
 
@@ -415,11 +424,7 @@ class RecordBuilder:
                     and self._near(cur, f)
                     and (
                         cur.keys["scope"] == scope
-                        or (
-                            scope == ALL_SCOPE
-                            and "count" in cur.fields
-                            and view.same_sentence(cur.fields["count"], f)
-                        )
+                        or (scope == ALL_SCOPE and "count" in cur.fields and view.same_sentence(cur.fields["count"], f))
                     )
                 )
                 if not joinable:
@@ -428,6 +433,15 @@ class RecordBuilder:
                 assert cur is not None
                 cur.add(name, f)
         return drafts
+
+    @staticmethod
+    def _same_scope(view: DocView, cur: Draft, f: Figure, scope: str) -> bool:
+        """f belongs to cur's scope: the same scope, or none named and the same sentence as cur's last
+        figure (帮扶困难职工38户，发放慰问金7.6万元: the money is the 困难职工's)."""
+        if cur.keys.get("scope", ALL_SCOPE) == scope:
+            return True
+        last = max(cur.fields.values(), key=lambda g: g.start)
+        return scope == ALL_SCOPE and view.same_sentence(last, f)
 
     def _near(self, cur: Draft, f: Figure) -> bool:
         return f.start - cur.last_end <= self.r.max_gap
@@ -445,7 +459,7 @@ class RecordBuilder:
                 cur is None
                 or name in cur.fields
                 or cur.status != f.status
-                or cur.keys.get("scope") != scope
+                or not self._same_scope(view, cur, f, scope)
                 or not self._near(cur, f)
             ):
                 cur = Draft(table, view.doc_id, f.status, {"scope": scope} if scoped else {})
@@ -530,11 +544,11 @@ class RecordBuilder:
         if f.metric in self.r.funds_income_items:
             return "income_items"
         side = "income" if f.metric == "funds.income" else "expenditure"
-        if view.is_subset(f):
-            return f"{side}_items"
         before = view.label(f)
         if any(c in before for c in self.r.funds_total_cues):
             return side
+        if view.is_subset(f):
+            return f"{side}_items"
         item_words = self.r.funds_item_words.get(side, [])
         return f"{side}_items" if any(w in before for w in item_words) else side
 
@@ -556,10 +570,13 @@ class RecordBuilder:
                 cur.add(name, f)
             elif f.metric in self.r.candidate_votes:
                 name = self.r.candidate_votes[f.metric]
-                if cur is None:
+                key = (f.qualifier or "").strip()
+                # Votes with no candidate named after a list of named candidates belong to another
+                # vote (a later plenary electing the chair), not to this election's ballots.
+                unnamed_after_named = cur is not None and not key and any(c.keys["candidate"] for c in cur.children)
+                if cur is None or unnamed_after_named:
                     cur = Draft("elections", view.doc_id, f.status)
                     drafts.append(cur)
-                key = (f.qualifier or "").strip()
                 cand = None
                 for c in reversed(cur.children):
                     if c.keys["candidate"] == key:
@@ -604,7 +621,7 @@ def _record_data(draft: Draft, record_id: str, drafts_ids: dict[int, str]) -> di
     elif draft.table == "election_candidates":
         assert draft.parent is not None
         data["election_id"] = drafts_ids[id(draft.parent)]
-        data["candidate"] = draft.keys["candidate"] or str(draft.keys["position"])
+        data["candidate"] = draft.keys["candidate"] or f"#{draft.keys['position']}"
         data["position"] = draft.keys["position"]
         for name, f in draft.fields.items():
             data[name] = f.value

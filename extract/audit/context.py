@@ -59,12 +59,7 @@ def written_number(
 def _three_digits(text: str) -> bool:
     """Exactly three digits follow (a thousands group): '300.', '300元', not '3000'."""
     head = text[:3]
-    return (
-        len(head) == 3
-        and head.isascii()
-        and head.isdigit()
-        and not (text[3:4].isascii() and text[3:4].isdigit())
-    )
+    return len(head) == 3 and head.isascii() and head.isdigit() and not (text[3:4].isascii() and text[3:4].isdigit())
 
 
 def fmt(value: Decimal) -> str:

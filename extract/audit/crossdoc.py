@@ -37,9 +37,7 @@ def _index(ctx: AuditContext, statuses: set[str], year_shift: int = 0) -> dict[K
         org, year = oy
         for f in view.figures:
             if f.status in statuses and f.metric not in skip and f.value is not None:
-                out[(org, year + year_shift, f.metric, (f.qualifier or "").strip(), f.unit_class)][
-                    doc_id
-                ].append(f)
+                out[(org, year + year_shift, f.metric, (f.qualifier or "").strip(), f.unit_class)][doc_id].append(f)
     return out
 
 

@@ -26,9 +26,7 @@ def candidate_sum(ctx: AuditContext) -> Iterator[Finding]:
             continue
         basis_zh, basis_en = ctx.label(cast.metric)
         for cand in election.draft.children:
-            parts = [
-                f for name in VOTE_FIELDS if (f := cand.fields.get(name)) is not None and f.value is not None
-            ]
+            parts = [f for name in VOTE_FIELDS if (f := cand.fields.get(name)) is not None and f.value is not None]
             if not parts or any(f.approx for f in [*parts, cast]):
                 continue
             total = sum((f.value for f in parts if f.value is not None), Decimal(0))
@@ -47,7 +45,7 @@ def candidate_sum(ctx: AuditContext) -> Iterator[Finding]:
                 [*parts, cast],
                 arithmetic,
                 record_id=ctx.record_id(cand),
-                candidate=cand.keys["candidate"] or str(cand.keys["position"]),
+                candidate=cand.keys["candidate"] or f"#{cand.keys['position']}",
                 basis_zh=f"{basis_zh}{show(cast.value)}",
                 basis_en=f"{show(cast.value)} {basis_en}",
             )
@@ -140,10 +138,7 @@ def _elected_list(ctx: AuditContext, view: DocView, f: Figure) -> tuple[list[str
     after = view.after(f)
     before = view.before(f, clause=True)
     head = after[: rules.elected_window]
-    if not (
-        any(c in head for c in rules.elected_cues_after)
-        or any(c in before for c in rules.elected_cues_before)
-    ):
+    if not (any(c in head for c in rules.elected_cues_after) or any(c in before for c in rules.elected_cues_before)):
         return None
     text = before.rstrip()
     closed = False
@@ -155,9 +150,7 @@ def _elected_list(ctx: AuditContext, view: DocView, f: Figure) -> tuple[list[str
     if names:
         return names, closed
     rest = view.after(f, clause=False)
-    colon = min(
-        (i for i in (rest.find(c) for c in rules.colons) if 0 <= i <= rules.elected_window), default=-1
-    )
+    colon = min((i for i in (rest.find(c) for c in rules.colons) if 0 <= i <= rules.elected_window), default=-1)
     if colon >= 0:
         tail = rest[colon + 1 :]
         cuts = [i for i in (tail.find(c) for c in ctx.rules.text.clause_breaks) if i >= 0]

@@ -32,9 +32,7 @@ def _options(
     out: list[tuple[str, list[Figure], Decimal]] = []
     both = income is not None and spent is not None
     if kind in ("surplus", "plain") and both:
-        assert (
-            income is not None and spent is not None and income.value is not None and spent.value is not None
-        )
+        assert income is not None and spent is not None and income.value is not None and spent.value is not None
         out.append(("surplus", [income, spent], income.value - spent.value))
     if kind in ("closing", "plain") and prior is not None:
         assert prior.value is not None
@@ -56,8 +54,7 @@ def balance(ctx: AuditContext) -> Iterator[Finding]:
     """
     for built in ctx.records.of("funds"):
         income, spent, prior = (
-            f if _known(f := built.fields.get(name)) else None
-            for name in ("income", "expenditure", "prior_balance")
+            f if _known(f := built.fields.get(name)) else None for name in ("income", "expenditure", "prior_balance")
         )
         stated_all = [f for f in built.items.get("balances", []) if _known(f)]
         kinds = {f.figure_id: _balance_kind(ctx, built, f) for f in stated_all}
@@ -70,9 +67,7 @@ def balance(ctx: AuditContext) -> Iterator[Finding]:
                 continue
             if any(abs(value - stated.value) <= ctx.tolerance([*figs, stated]) for _, figs, value in options):
                 continue
-            show = ctx.shower(
-                [g for _, figs, _ in options for g in figs] + [stated], [v for _, _, v in options]
-            )
+            show = ctx.shower([g for _, figs, _ in options for g in figs] + [stated], [v for _, _, v in options])
             lines = []
             for _, figs, value in options:
                 terms = show(figs[0].value) + "".join(

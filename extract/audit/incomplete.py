@@ -16,9 +16,7 @@ def placeholder(ctx: AuditContext) -> Iterator[Finding]:
     for view in ctx.views.values():
         for f in view.figures:
             if PLACEHOLDER_FLAG in f.flags or f.value is None:
-                yield ctx.finding(
-                    "incomplete.placeholder", view.doc_id, [f], f"{f.surface} = ?", surface=f.surface
-                )
+                yield ctx.finding("incomplete.placeholder", view.doc_id, [f], f"{f.surface} = ?", surface=f.surface)
 
 
 def no_unit(ctx: AuditContext) -> Iterator[Finding]:
@@ -26,6 +24,4 @@ def no_unit(ctx: AuditContext) -> Iterator[Finding]:
     for view in ctx.views.values():
         for f in view.figures:
             if NO_UNIT_FLAG in f.flags:
-                yield ctx.finding(
-                    "incomplete.no_unit", view.doc_id, [f], f"{f.surface.strip()} (?)", surface=f.surface
-                )
+                yield ctx.finding("incomplete.no_unit", view.doc_id, [f], f"{f.surface.strip()} (?)", surface=f.surface)

@@ -13,12 +13,23 @@ NOT_COUNTS = ("percent", "")
 
 
 def _total_of(ctx: AuditContext, view: DocView, part: Figure) -> Figure | None:
-    """The nearest figure before ``part`` of its metric (or a parent metric) that is not a sub-count."""
+    """The nearest figure of ``part``'s metric (or a parent metric) before the 其中 that opens it,
+    itself no sub-count, within ``max_part_distance`` characters."""
     metrics = {part.metric, *ctx.rules.parents.get(part.metric, [])}
+    place, word = view.place(part), view.subset_word_at(part)
+    q = (part.qualifier or "").strip()
+    # Only where the extractor marked it (qualifier 其中…) may the total stand in an earlier sentence.
+    same_sentence_only = not any(q.startswith(p) for p in ctx.rules.records.subset_prefixes)
     best = None
     for g in view.figures:
         if g.start >= part.start:
             break
+        gp = view.place(g)
+        in_sentence = place is not None and gp is not None and gp.slot == place.slot
+        if in_sentence and gp is not None and gp.pos > word:
+            continue  # after the 其中: a sibling, not the total
+        if same_sentence_only and not in_sentence:
+            continue
         if (
             g.metric in metrics
             and g.value is not None
@@ -43,9 +54,7 @@ def qizhong_total(ctx: AuditContext) -> Iterator[Finding]:
                 or not view.is_subset(part)
             ):
                 continue
-            if view.place(part) is not None and not any(
-                w in view.sentence_text_before(part) for w in ctx.rules.records.subset_prefixes
-            ):
+            if view.place(part) is not None and view.subset_word_at(part) < 0:
                 continue  # the qualifier says 其中 but the text does not: the total is not known
             total = _total_of(ctx, view, part)
             if total is None or not ctx.exceeds(part, total):
@@ -113,9 +122,7 @@ def adopted_proposed(ctx: AuditContext) -> Iterator[Finding]:
             if whole_metric is None or part.value is None:
                 continue
             candidates = [
-                g
-                for g in view.figures
-                if g.metric == whole_metric and g.value is not None and g.status == part.status
+                g for g in view.figures if g.metric == whole_metric and g.value is not None and g.status == part.status
             ]
             same = [g for g in candidates if view.same_sentence(g, part)]
             before = [

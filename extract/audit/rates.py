@@ -32,9 +32,7 @@ def _check(ctx: AuditContext, view: DocView, num: Figure, den: Figure, rate: Fig
     decimals = written[1] if written else 0
     half = Decimal(5) * Decimal(10) ** -(decimals + 1)
     room = half + (
-        recomputed * Decimal(str(ctx.rules.tolerance.approx_relative))
-        if num.approx or den.approx
-        else Decimal(0)
+        recomputed * Decimal(str(ctx.rules.tolerance.approx_relative)) if num.approx or den.approx else Decimal(0)
     )
     text = ctx.rules.text
     floor = any(c in rate.surface for c in text.lower_bound)
@@ -61,9 +59,7 @@ def _check(ctx: AuditContext, view: DocView, num: Figure, den: Figure, rate: Fig
     )
 
 
-def _of_shape(
-    ctx: AuditContext, view: DocView, of: regex.Pattern[str]
-) -> Iterator[tuple[Figure, Figure, Figure]]:
+def _of_shape(ctx: AuditContext, view: DocView, of: regex.Pattern[str]) -> Iterator[tuple[Figure, Figure, Figure]]:
     """(part, base, rate) where the text reads: base …中 … part … rate%."""
     seen: set[str] = set()
     for f in view.figures:

@@ -57,8 +57,7 @@ def check_registry(rules: AuditRules) -> None:
     missing, extra = set(CHECKS) - set(rules.rules), set(rules.rules) - set(CHECKS)
     if missing or extra:
         raise UnknownAuditRule(
-            f"audit.yaml and the checks disagree: no entry for {sorted(missing)}, "
-            f"no check for {sorted(extra)}"
+            f"audit.yaml and the checks disagree: no entry for {sorted(missing)}, no check for {sorted(extra)}"
         )
 
 
@@ -93,9 +92,7 @@ def audit(
     by_doc: dict[str, list[Any]] = {}
     for f in figs:
         by_doc.setdefault(f.doc_id, []).append(f)
-    views = {
-        doc_id: DocView(doc_id, doc_figs, rules, meta.get(doc_id)) for doc_id, doc_figs in by_doc.items()
-    }
+    views = {doc_id: DocView(doc_id, doc_figs, rules, meta.get(doc_id)) for doc_id, doc_figs in by_doc.items()}
     records = build_records(views.values(), rules)
     records.errors[:0] = figure_errors
     ctx = AuditContext(rules, views, records, meta)

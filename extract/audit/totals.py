@@ -31,8 +31,7 @@ def _chains(ctx: AuditContext, view: DocView) -> Iterator[tuple[Figure, list[Fig
             if base.unit_class in NOT_COUNTS or base.value is None:
                 continue
             if not any(
-                c in view.after(base)[: rules.base_window + max(map(len, rules.base_cues))]
-                for c in rules.base_cues
+                c in view.after(base)[: rules.base_window + max(map(len, rules.base_cues))] for c in rules.base_cues
             ):
                 continue
             increases: list[Figure] = []
@@ -63,7 +62,5 @@ def running(ctx: AuditContext) -> Iterator[Finding]:
             if abs(total - cumulative.value) <= ctx.tolerance([*parts, cumulative]):
                 continue
             show = ctx.shower([*parts, cumulative], [total])
-            arithmetic = (
-                " + ".join(show(f.value) for f in parts) + f" = {show(total)} ≠ {show(cumulative.value)}"
-            )
+            arithmetic = " + ".join(show(f.value) for f in parts) + f" = {show(total)} ≠ {show(cumulative.value)}"
             yield ctx.finding("totals.running", view.doc_id, [*parts, cumulative], arithmetic)
