@@ -175,6 +175,8 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
                 continue
             for result in out:
                 _add_document(rows, result, task.source_path)
+            if out:  # the text the figures' offsets point into, for the report
+                rows["texts"].append({"sha256": raw.sha256, "text": raw.text, "input_path": task.source_path})
     row["documents"] = len(rows["documents"])
     row["figures"] = len(rows["figures"])
     row["errors"] = len(rows["errors"])

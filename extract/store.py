@@ -189,12 +189,18 @@ RUNS = TableSpec(
     ),
     ("run_id",),
 )
+# The original text of each input as read (figures' start/end point into it), for the report and
+# review pages; one row per sha256, kept while a document refers to it, and never exported.
+TEXTS = TableSpec("texts", (("sha256", "VARCHAR"), ("text", "VARCHAR")), ("sha256",))
 CORE_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (DOCUMENTS, FIGURES, REJECTED, ERRORS, DOCUMENT_INPUTS, INPUTS, RUNS)
+    t.name: t for t in (DOCUMENTS, FIGURES, REJECTED, ERRORS, DOCUMENT_INPUTS, INPUTS, RUNS, TEXTS)
 }
 # What a worker sends back per chunk: these tables, each with an extra ``input_path`` column
 # (documents, figures, rejected) naming the input the rows came from.
-RESULT_TABLES = ("documents", "figures", "rejected", "errors")
+RESULT_TABLES = ("documents", "figures", "rejected", "errors", "texts")
+NOT_EXPORTED = frozenset({"texts"})
+# Human review work (extract/report) that --rebuild must not throw away.
+KEPT_ON_REBUILD = frozenset({"corrections"})
 
 
 def result_schema(table: str) -> pa.Schema:
@@ -279,11 +285,12 @@ class Store:
         return core + [n for n in names if n not in CORE_TABLES]
 
     def rebuild(self) -> None:
-        """Drop every table (core and audit) and start with an empty store."""
+        """Drop every table (core and audit; not review corrections) and start with an empty store."""
         self.con.execute("BEGIN")
         try:
             for name in self.tables():
-                self.con.execute(f"DROP TABLE {quote(name)}")
+                if name not in KEPT_ON_REBUILD:
+                    self.con.execute(f"DROP TABLE {quote(name)}")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -396,6 +403,7 @@ class Store:
             for table in ("figures", "rejected", "documents"):
                 con.execute(f"""DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM _gone g
                                 WHERE g.sha256 = {table}.sha256 AND g.doc_id = {table}.doc_id)""")
+            con.execute("DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = texts.sha256)")
 
         # 2. an input whose exact bytes are already stored (committed earlier, or earlier in this
         #    batch) is a copy: link it to those documents instead of storing them twice
@@ -442,6 +450,9 @@ class Store:
             params,
         )
         self._insert(DOCUMENTS, "_docs")
+        con.execute("""INSERT INTO texts SELECT sha256, any_value(text) FROM _b_texts t
+                       WHERE sha256 IN (SELECT sha256 FROM _docs)
+                       AND NOT EXISTS (SELECT 1 FROM texts x WHERE x.sha256 = t.sha256) GROUP BY sha256""")
         for spec in (FIGURES, REJECTED):
             self._insert(
                 spec,
@@ -550,6 +561,8 @@ class Store:
         written = []
         formats = list(formats)
         for table in self.tables():
+            if table in NOT_EXPORTED:
+                continue
             sql = self.query(table)
             if "parquet" in formats:
                 written.append(self._export_parquet(sql, directory / f"{table}.parquet"))
@@ -595,7 +608,7 @@ class Store:
         wb = Workbook(write_only=True)
         notes_ws = wb.create_sheet("notes")
         notes: list[list[Any]] = []
-        for table in self.tables():
+        for table in (t for t in self.tables() if t not in NOT_EXPORTED):
             sql = self._xlsx_query(table)
             total = self.count(table)
             sheets = max(1, -(-total // per_sheet))
