@@ -398,6 +398,8 @@ class RecordBuilder:
         drafts: list[Draft] = []
         cur: Draft | None = None
         for f in view.figures:
+            if f.metric not in self.kind_metrics and f.metric not in self.r.contract_covers:
+                continue
             scope = scope_of(f.qualifier, self.r.scope_words, drop=self.kind_words)
             if f.metric in self.kind_metrics:
                 kind = self._kind(f)

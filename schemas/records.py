@@ -86,7 +86,9 @@ class MembershipRecord(Record):
 class FundsRecord(Record):
     """One statement of union funds: a year's accounts, a budget, or an earlier year's."""
 
-    period_year: int | None = Field(description="the year stated in the sentence, else the document's")
+    period_year: int | None = Field(
+        description="the year it is about: accounts the document's year; a budget or earlier year's as written"
+    )
     basis: Literal["actual", "budget", "prior"]
     income: Money | None = None
     expenditure: Money | None = None
