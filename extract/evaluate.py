@@ -38,7 +38,9 @@ def unit_class(unit: object) -> str:
 
 
 def norm_value(value: object) -> float | None:
-    """>>> norm_value("3697"), norm_value(None), norm_value(1036253000000.4)
+    """The value as the reference scorer compares it.
+
+    >>> norm_value("3697"), norm_value(None), norm_value(1036253000000.4)
     (3697.0, None, 1036253000000)
     """
     if value is None or value == "":
