@@ -316,8 +316,96 @@ def check_rules(rules_dir: Path | None) -> None:
         rules = load_rules(rules_dir)
     except RulesError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"rules OK: {len(rules.taxonomy.metrics)} metrics, {len(rules.metric_rules)} metric rules, "
-               f"{len(rules.nonfigures.rules)} non-figure rules, {len(rules.units.units)} units ({rules.root})")
+    click.echo(
+        f"rules OK: {len(rules.taxonomy.metrics)} metrics, {len(rules.metric_rules)} metric rules, "
+        f"{len(rules.nonfigures.rules)} non-figure rules, {len(rules.units.units)} units ({rules.root})"
+    )
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, path_type=Path, file_okay=False))
+def report(directory: Path) -> None:
+    """Write DIRECTORY/report.html (overview, charts, document list) and one page per document.
+
+    Pages open from disk with no network: each document's text with every figure highlighted by
+    metric family, a tooltip with its value, unit, metric, status and extractor, and the findings
+    beside it. Also writes figures_corrected.csv/.parquet when there are corrections.
+
+    Example:
+        zongjie report out && xdg-open out/report.html
+    """
+    from extract.report import ReportError, build_report
+
+    try:
+        summary = build_report(directory, lambda done, total: click.echo(f"pages {done}/{total}", err=True))
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{summary.pages} pages, {summary.figures} figures ({summary.removed} old pages removed)", err=True)
+    click.echo(str(summary.index))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, path_type=Path, file_okay=False))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (non-loopback only if given)."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port (0: any free one).")
+@click.option("--reviewer", default=None, help="Name recorded with each correction (default: the login name).")
+@click.option("--no-build", is_flag=True, help="Serve the pages as they are instead of rebuilding the report first.")
+@click.pass_context
+def review(ctx: click.Context, directory: Path, host: str, port: int, reviewer: str | None, no_build: bool) -> None:
+    """Serve the report of DIRECTORY for review: confirm, correct, reject or add figures.
+
+    Listens on 127.0.0.1 unless --host says otherwise. Writes need the token printed at start
+    (open the printed link); corrections go to the store's corrections table. Ctrl-C stops.
+
+    Example:
+        zongjie review out --port 8765 --reviewer 王会计
+    """
+    from click.core import ParameterSource
+
+    from extract.report.server import ReviewError, ReviewServer, serve_until_stopped
+
+    explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
+    try:
+        server = ReviewServer(directory, host, port, allow_remote=explicit, reviewer=reviewer, build=not no_build)
+    except (ReviewError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"reviewing {directory} at {server.url}", err=True)
+    click.echo(f"token: {server.token}", err=True)
+    click.echo(f"open: {server.login_url}")
+    serve_until_stopped(server)
+
+
+@cli.command("export-gold")
+@click.argument("directory", type=click.Path(exists=True, path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the gold files (default: DIRECTORY/gold).",
+)
+@click.option("--all", "all_documents", is_flag=True, help="Every document, not only those a reviewer touched.")
+def export_gold_cmd(directory: Path, out_dir: Path | None, all_documents: bool) -> None:
+    """Write reviewed figures (corrections applied) as gold JSONL, one <file stem>.gold.jsonl per input file.
+
+    Also writes DIRECTORY/figures_corrected.csv/.parquet; figures.csv stays as extracted.
+
+    Example:
+        zongjie export-gold out --out corpus/reviewed
+    """
+    from extract.report import export_gold
+    from extract.store import StoreError
+
+    try:
+        written = export_gold(directory, out_dir, all_documents=all_documents)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(str(path))
+    if not written:
+        click.echo("no reviewed documents yet (use --all for every document)", err=True)
 
 
 def main() -> None:
