@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint rules wheel-check clean
+.PHONY: demo test lint rules wheel-check clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## rules: regenerate derived rules data (the jieba user dictionary)
 rules: $(STAMP)
 	$(BIN)/python -m extract.build_dict
+
+## bench: build a 200 MB archive from corpus/ (bench/data/, reused), time 1 and 2 workers, bare jieba,
+## 10/50/200 MB, peak memory and the audit; writes bench/RESULTS.md (about an hour on 2 busy cores)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache

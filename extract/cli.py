@@ -12,7 +12,7 @@ import click
 from extract.pipeline import Pipeline, raw_from_text
 
 if TYPE_CHECKING:
-    from extract.runner import RunStats
+    from extract.runner import RunOptions, RunStats
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,6 +75,12 @@ def cli(verbose: int) -> None:
     help="Trained model for --extractor model/hybrid (default: the packaged one).",
 )
 @click.option(
+    "--audit/--no-audit",
+    default=True,
+    show_default=True,
+    help="Run the audit over the whole store after the extraction.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress bar on a terminal, periodic lines otherwise (default); --no-progress: neither.",
@@ -91,6 +97,7 @@ def extract(
     batch_size: int,
     extractor: str,
     model_path: Path | None,
+    audit: bool,
     progress: bool | None,
 ) -> None:
     """Read INPUTS (files and folders, any mix) into the store in --out, then export every table.
@@ -103,9 +110,21 @@ def extract(
         zongjie extract /archive --out out --engine dask --scheduler tcp://10.0.0.5:8786
     """
     try:
-        stats = _run_extract(
-            inputs, out_dir, workers, engine, scheduler, rebuild, batch_size, extractor, model_path, progress
+        from extract.runner import RunOptions
+
+        pipeline_args: dict[str, object] = {"extractor": extractor}
+        if model_path is not None:
+            pipeline_args["model_path"] = model_path
+        options = RunOptions(
+            engine=engine,  # type: ignore[arg-type]
+            workers=workers,
+            scheduler=scheduler,
+            rebuild=rebuild,
+            batch_inputs=batch_size,
+            audit=audit,
+            pipeline_args=pipeline_args,
         )
+        stats = _run_extract(inputs, out_dir, options, progress)
     except KeyboardInterrupt:  # before the run began, or while it was exporting
         click.echo("interrupted; what was committed is kept", err=True)
         ctx.exit(130)
@@ -119,33 +138,11 @@ def extract(
         ctx.exit(130)
 
 
-def _run_extract(
-    inputs: tuple[Path, ...],
-    out_dir: Path,
-    workers: int | None,
-    engine: str,
-    scheduler: str | None,
-    rebuild: bool,
-    batch_size: int,
-    extractor: str,
-    model_path: Path | None,
-    progress: bool | None,
-) -> RunStats:
+def _run_extract(inputs: tuple[Path, ...], out_dir: Path, options: RunOptions, progress: bool | None) -> RunStats:
     from extract.progress import make_progress
-    from extract.runner import EngineUnavailable, RunOptions, count_inputs, run
+    from extract.runner import EngineUnavailable, count_inputs, run
     from extract.store import StoreError
 
-    pipeline_args: dict[str, object] = {"extractor": extractor}
-    if model_path is not None:
-        pipeline_args["model_path"] = model_path
-    options = RunOptions(
-        engine=engine,
-        workers=workers,
-        scheduler=scheduler,  # type: ignore[arg-type]
-        rebuild=rebuild,
-        batch_inputs=batch_size,
-        pipeline_args=pipeline_args,
-    )
     stderr = sys.stderr  # click's test runner swaps it too
     reporter = None
     if progress is not False:

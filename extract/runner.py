@@ -29,16 +29,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extract.ingest import IngestError, Limits, iter_inputs, read_bytes
-from extract.pipeline import DocumentResult, Pipeline, process
 from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
+
+if TYPE_CHECKING:
+    from extract.pipeline import DocumentResult, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +171,7 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
             error(err)
         for raw in raws:
             row["chars"] += len(raw.text)
-            out = process(raw, pipeline)
+            out = process_raw(raw, pipeline)
             if isinstance(out, ErrorRow):
                 error(out)
                 continue
@@ -182,6 +184,19 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
     row["errors"] = len(rows["errors"])
     row["seconds"] = round(time.perf_counter() - started, 4)
     return row, rows
+
+
+def process_raw(raw: Any, pipeline: Pipeline) -> list[DocumentResult] | ErrorRow:
+    from extract.pipeline import process
+
+    return process(raw, pipeline)
+
+
+def _new_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
+    # imported here: the main process of a multi-worker run never loads the extractor (or jieba)
+    from extract.pipeline import Pipeline
+
+    return Pipeline(**pipeline_args)
 
 
 def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str) -> None:
@@ -226,7 +241,7 @@ _WORKER_LOCK = threading.Lock()
 def _init_worker(limits: Limits, pipeline_args: dict[str, Any]) -> None:
     # Ctrl-C reaches the whole process group; only the main process decides how to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER["pipeline"] = Pipeline(**pipeline_args)
+    _WORKER["pipeline"] = _new_pipeline(pipeline_args)
     _WORKER["limits"] = limits
 
 
@@ -238,7 +253,7 @@ def _worker_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
     key = repr(sorted(pipeline_args.items()))
     with _WORKER_LOCK:
         if _WORKER.get("pipeline_key") != key:
-            _WORKER["pipeline"] = Pipeline(**pipeline_args)
+            _WORKER["pipeline"] = _new_pipeline(pipeline_args)
             _WORKER["pipeline_key"] = key
         return _WORKER["pipeline"]
 
@@ -276,7 +291,7 @@ class SerialEngine:
     def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
         for chunk in chunks:
             if self.pipeline is None:  # built at the first new input: a rerun with nothing new is fast
-                self.pipeline = Pipeline(**self.pipeline_args)
+                self.pipeline = _new_pipeline(self.pipeline_args)
             yield process_chunk(chunk, self.pipeline, self.limits)
 
     def drain(self) -> list[ChunkResult]:
@@ -490,10 +505,20 @@ class Runner:
                 if engine is not None:
                     engine.close()
             self._commit()
+            log.info(
+                "extracted and stored %d inputs (%d chars) in %.1fs",
+                self.stats.processed,
+                self.stats.chars,
+                self.stats.seconds,
+            )
+            started = time.monotonic()
             audit = run_audit_hook(store) if opts.audit else None
+            log.info("audit (%s) in %.1fs", audit, time.monotonic() - started)
             self._finish(store, status, audit)
             if opts.export:
+                started = time.monotonic()
                 store.export(self.out_dir, opts.export)
+                log.info("exported %s in %.1fs", "/".join(opts.export), time.monotonic() - started)
         return self.stats
 
     def _finish(self, store: Store, status: str, audit: str | None) -> None:

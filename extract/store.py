@@ -27,7 +27,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -228,12 +227,16 @@ class Store:
     keeps the process small; DuckDB spills to a temp folder beside the database beyond it.
     """
 
-    def __init__(self, directory: Path | str, *, memory_limit: str = "512MB", read_only: bool = False) -> None:
+    def __init__(
+        self, directory: Path | str, *, memory_limit: str = "512MB", threads: int = 1, read_only: bool = False
+    ) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}; run `zongjie extract ... --out {self.directory}` first")
         self.directory.mkdir(parents=True, exist_ok=True)
+        import duckdb  # here, not at the top: workers use this module's schemas and need no DuckDB
+
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -241,6 +244,8 @@ class Store:
                 raise StoreBusy(f"{self.path} is in use by another process: {exc}") from exc
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        # the store's share of a run is small; more DuckDB threads would only take cores from the workers
+        self.con.execute(f"SET threads = {threads}")
         # exports sort explicitly, so DuckDB need not buffer rows to keep their insertion order
         self.con.execute("SET preserve_insertion_order = false")
         if not read_only:

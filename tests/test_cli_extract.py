@@ -44,8 +44,14 @@ def store_tables(out: Path) -> dict[str, pd.DataFrame]:
 
 
 def zongjie(*args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "extract.cli", *args], cwd=ROOT, text=True,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "extract.cli", *args],
+        cwd=ROOT,
+        text=True,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 def wait_for_commits(proc: subprocess.Popen[str], n: int, timeout: float = 120) -> None:
@@ -78,8 +84,9 @@ def clean(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 def test_extract_then_export_xlsx(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out"
-    result = runner.invoke(cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(out), "--workers", "1",
-                                 "--no-progress"])
+    result = runner.invoke(
+        cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(out), "--workers", "1", "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert "figures" in result.output and "0 unchanged" in result.output
     for table in ("documents", "figures", "rejected", "errors", "runs", "inputs"):
@@ -101,23 +108,37 @@ def test_extract_then_export_xlsx(tmp_path: Path) -> None:
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path),
-                                      "--workers", "1"])
+    result = CliRunner().invoke(
+        cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path), "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert re.search(r"done: files 10/10 · documents \d+ · figures \d+ · errors 0 · [\d,]+ chars/s", result.output)
 
 
 def test_dask_engine_without_dask_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
-    result = CliRunner().invoke(cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path),
-                                      "--engine", "dask", "--no-progress"])
+    result = CliRunner().invoke(
+        cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path), "--engine", "dask", "--no-progress"]
+    )
     assert result.exit_code == 1
     assert "pip install 'zongjie[dask]'" in result.output
 
 
 def test_scheduler_needs_the_dask_engine(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path),
-                                      "--scheduler", "tcp://127.0.0.1:8786", "--workers", "1", "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "extract",
+            str(ROOT / "corpus" / "dev"),
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            "tcp://127.0.0.1:8786",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 1 and "--engine dask" in result.output
 
 
@@ -128,10 +149,12 @@ def test_export_without_a_store(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(
-        archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]) -> None:
+    archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]
+) -> None:
     out = tmp_path / "out"
-    proc = zongjie("-vv", "extract", str(archive), "--out", str(out), "--workers", "1", "--batch-size", "4",
-                   "--no-progress")
+    proc = zongjie(
+        "-vv", "extract", str(archive), "--out", str(out), "--workers", "1", "--batch-size", "4", "--no-progress"
+    )
     wait_for_commits(proc, 3)
     time.sleep(random.uniform(0, 0.3))  # "at any moment": maybe mid-extraction, maybe mid-commit
     proc.send_signal(signal.SIGKILL)
@@ -160,8 +183,9 @@ def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(
 def test_ctrl_c_stops_cleanly_with_exit_130(archive: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     # a terminal's Ctrl-C goes to the whole process group: the main process and its workers
-    proc = zongjie("-vv", "extract", str(archive), "--out", str(out), "--workers", "2", "--batch-size", "2",
-                   start_new_session=True)
+    proc = zongjie(
+        "-vv", "extract", str(archive), "--out", str(out), "--workers", "2", "--batch-size", "2", start_new_session=True
+    )
     wait_for_commits(proc, 1)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.stderr is not None

@@ -88,8 +88,7 @@ def test_rerun_adds_nothing(archive: Path, tmp_path: Path, clean: dict[str, pd.D
         assert store.frame("runs")["processed"].tolist() == [8, 0]
 
 
-def test_changed_file_replaces_its_rows(archive: Path, tmp_path: Path,
-                                        clean: dict[str, pd.DataFrame]) -> None:
+def test_changed_file_replaces_its_rows(archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]) -> None:
     src = copy_archive(archive, tmp_path)
     out = tmp_path / "out"
     run([src], out, RunOptions(workers=1))
@@ -114,8 +113,9 @@ def test_changed_file_replaces_its_rows(archive: Path, tmp_path: Path,
     pd.testing.assert_frame_equal(others, before.reset_index(drop=True), check_like=True)
 
 
-def test_copy_under_another_name_is_linked_not_extracted(archive: Path, tmp_path: Path,
-                                                         clean: dict[str, pd.DataFrame]) -> None:
+def test_copy_under_another_name_is_linked_not_extracted(
+    archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]
+) -> None:
     src = copy_archive(archive, tmp_path)
     out = tmp_path / "out"
     run([src], out, RunOptions(workers=1))
@@ -141,8 +141,7 @@ def test_rebuild_starts_afresh(archive: Path, tmp_path: Path, clean: dict[str, p
         assert store.count("runs") == 1
 
 
-def test_two_workers_give_the_same_tables_as_one(archive: Path, tmp_path: Path,
-                                                 clean: dict[str, pd.DataFrame]) -> None:
+def test_two_workers_give_the_same_tables_as_one(archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]) -> None:
     out = tmp_path / "out"
     stats = run([archive], out, RunOptions(workers=2, chunk_files=2, batch_inputs=3))
     assert stats.status == "done" and stats.processed == 8
@@ -150,7 +149,8 @@ def test_two_workers_give_the_same_tables_as_one(archive: Path, tmp_path: Path,
 
 
 def test_interrupt_keeps_what_finished_and_the_next_run_completes(
-        archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]) -> None:
+    archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]
+) -> None:
     out = tmp_path / "out"
 
     def ctrl_c_after_three(stats: RunStats) -> None:
@@ -176,14 +176,17 @@ def fake_audit(monkeypatch: pytest.MonkeyPatch, run_audit: object) -> None:
     monkeypatch.setitem(sys.modules, "extract.audit", module)
 
 
-def test_audit_hook_replaces_its_tables_over_the_whole_store(archive: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_hook_replaces_its_tables_over_the_whole_store(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[int] = []
 
     def run_audit(documents: pd.DataFrame, figures: pd.DataFrame) -> dict[str, pd.DataFrame]:
         seen.append(len(figures))
-        return {"records_membership": figures[["doc_id", "value"]].head(3),
-                "findings": pd.DataFrame({"rule": ["count"], "detail": [f"{len(documents)} documents"]})}
+        return {
+            "records_membership": figures[["doc_id", "value"]].head(3),
+            "findings": pd.DataFrame({"rule": ["count"], "detail": [f"{len(documents)} documents"]}),
+        }
 
     fake_audit(monkeypatch, run_audit)
     out = tmp_path / "out"
@@ -199,8 +202,9 @@ def test_audit_hook_replaces_its_tables_over_the_whole_store(archive: Path, tmp_
     assert (out / "records_membership.parquet").exists()
 
 
-def test_a_failing_audit_keeps_the_extraction(archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              clean: dict[str, pd.DataFrame]) -> None:
+def test_a_failing_audit_keeps_the_extraction(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean: dict[str, pd.DataFrame]
+) -> None:
     def run_audit(documents: pd.DataFrame, figures: pd.DataFrame) -> dict[str, pd.DataFrame]:
         raise RuntimeError("rule table missing")
 
@@ -214,12 +218,13 @@ def test_a_failing_audit_keeps_the_extraction(archive: Path, tmp_path: Path, mon
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_tables(archive: Path, tmp_path: Path,
-                                                  clean: dict[str, pd.DataFrame]) -> None:
+def test_dask_local_cluster_gives_the_same_tables(
+    archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]
+) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        stats = run([archive], tmp_path / "out",
-                    RunOptions(engine="dask", scheduler=cluster.scheduler_address, chunk_files=2))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        stats = run(
+            [archive], tmp_path / "out", RunOptions(engine="dask", scheduler=cluster.scheduler_address, chunk_files=2)
+        )
     assert stats.status == "done" and stats.processed == 8
     assert_same(clean, tables(tmp_path / "out"))

@@ -26,21 +26,72 @@ def batch(*inputs: tuple[str, str, int]) -> tuple[list[dict[str, Any]], dict[str
     for path, content, n in inputs:
         digest = sha(content)
         doc_id = Path(path).stem
-        rows.append({"source_path": path, "sha256": digest, "bytes": len(content), "status": "ok",
-                     "documents": 1, "figures": n, "errors": 0, "chars": len(content), "run_id": 1})
-        tables["documents"].append({
-            "doc_id": doc_id, "source_path": path, "part": None, "start": 0, "end": len(content),
-            "title": content[:4], "doc_type": "work_summary", "period_year": 2018,
-            "report_date": dt.date(2019, 1, 5), "script": "simplified", "encoding": "utf-8",
-            "format": "txt", "chars": len(content), "sha256": digest, "input_path": path})
+        rows.append(
+            {
+                "source_path": path,
+                "sha256": digest,
+                "bytes": len(content),
+                "status": "ok",
+                "documents": 1,
+                "figures": n,
+                "errors": 0,
+                "chars": len(content),
+                "run_id": 1,
+            }
+        )
+        tables["documents"].append(
+            {
+                "doc_id": doc_id,
+                "source_path": path,
+                "part": None,
+                "start": 0,
+                "end": len(content),
+                "title": content[:4],
+                "doc_type": "work_summary",
+                "period_year": 2018,
+                "report_date": dt.date(2019, 1, 5),
+                "script": "simplified",
+                "encoding": "utf-8",
+                "format": "txt",
+                "chars": len(content),
+                "sha256": digest,
+                "input_path": path,
+            }
+        )
         for i in range(n):
-            tables["figures"].append({
-                "figure_id": f"{doc_id}-{i}", "doc_id": doc_id, "start": i, "end": i + 1, "surface": f"{i}人",
-                "value": float(i), "unit": "人", "unit_class": "person", "metric": "members.total",
-                "status": "actual", "approx": False, "sentence": content, "extractor": "r1",
-                "confidence": 0.9, "flags": "", "sha256": digest, "input_path": path})
-        tables["rejected"].append({"doc_id": doc_id, "start": 0, "end": 1, "surface": "x", "errors": "[]",
-                                   "candidate": "{}", "sha256": digest, "input_path": path})
+            tables["figures"].append(
+                {
+                    "figure_id": f"{doc_id}-{i}",
+                    "doc_id": doc_id,
+                    "start": i,
+                    "end": i + 1,
+                    "surface": f"{i}人",
+                    "value": float(i),
+                    "unit": "人",
+                    "unit_class": "person",
+                    "metric": "members.total",
+                    "status": "actual",
+                    "approx": False,
+                    "sentence": content,
+                    "extractor": "r1",
+                    "confidence": 0.9,
+                    "flags": "",
+                    "sha256": digest,
+                    "input_path": path,
+                }
+            )
+        tables["rejected"].append(
+            {
+                "doc_id": doc_id,
+                "start": 0,
+                "end": 1,
+                "surface": "x",
+                "errors": "[]",
+                "candidate": "{}",
+                "sha256": digest,
+                "input_path": path,
+            }
+        )
     return rows, {name: pa.Table.from_pylist(t, schema=result_schema(name)) for name, t in tables.items()}
 
 
@@ -66,10 +117,14 @@ def test_recommitting_the_same_inputs_adds_nothing(store: Store) -> None:
 
 def test_decide_skips_known_files_and_spots_copies(store: Store) -> None:
     store.commit(*batch(("a/one.txt", "工会会员120人", 2)))
-    decisions = store.decide([("a/one.txt", sha("工会会员120人")),  # unchanged
-                              ("b/copy.txt", sha("工会会员120人")),  # same bytes elsewhere
-                              ("a/one.txt", sha("工会会员121人")),  # changed
-                              ("c/new.txt", sha("新"))])
+    decisions = store.decide(
+        [
+            ("a/one.txt", sha("工会会员120人")),  # unchanged
+            ("b/copy.txt", sha("工会会员120人")),  # same bytes elsewhere
+            ("a/one.txt", sha("工会会员121人")),  # changed
+            ("c/new.txt", sha("新")),
+        ]
+    )
     assert [d.action for d in decisions] == ["skip", "duplicate", "process", "process"]
     assert decisions[1].duplicate_of == "a/one.txt"
 
@@ -90,8 +145,17 @@ def test_a_changed_file_replaces_its_rows(store: Store) -> None:
 
 def test_a_copy_is_linked_not_stored_twice_and_outlives_its_original(store: Store) -> None:
     store.commit(*batch(("a/one.txt", "工会会员120人", 2)))
-    store.commit([{"source_path": "b/copy.txt", "sha256": sha("工会会员120人"), "status": "duplicate",
-                   "duplicate_of": "a/one.txt"}], empty_results())
+    store.commit(
+        [
+            {
+                "source_path": "b/copy.txt",
+                "sha256": sha("工会会员120人"),
+                "status": "duplicate",
+                "duplicate_of": "a/one.txt",
+            }
+        ],
+        empty_results(),
+    )
     assert store.count("documents") == 1 and store.count("figures") == 2
     links = store.frame("document_inputs")
     assert sorted(links["input_path"]) == ["a/one.txt", "b/copy.txt"]
@@ -110,8 +174,10 @@ def test_copies_in_one_batch_are_stored_once(store: Store) -> None:
 
 
 def test_errors_and_rerun_of_unreadable_input(store: Store) -> None:
-    errors = pa.Table.from_pylist([{"path": "bad.docx", "stage": "ingest", "reason": "truncated",
-                                    "input_path": "bad.docx"}], schema=result_schema("errors"))
+    errors = pa.Table.from_pylist(
+        [{"path": "bad.docx", "stage": "ingest", "reason": "truncated", "input_path": "bad.docx"}],
+        schema=result_schema("errors"),
+    )
     row = {"source_path": "bad.docx", "sha256": sha("bad"), "status": "error", "errors": 1}
     store.commit([row], {"errors": errors})
     store.commit([row], {"errors": errors})
@@ -185,8 +251,19 @@ def test_xlsx_has_a_sheet_per_table_and_splits_long_ones(store: Store, tmp_path:
     store.replace_table("findings", pd.DataFrame({"rule": ["r1"], "detail": ["ok"]}))
     path = store.export_xlsx(tmp_path / "book.xlsx", max_rows=4)  # 3 rows a sheet
     wb = openpyxl.load_workbook(path, read_only=True)
-    assert wb.sheetnames == ["notes", "documents", "figures", "figures (2)", "figures (3)", "rejected", "errors",
-                             "document_inputs", "inputs", "runs", "findings"]
+    assert wb.sheetnames == [
+        "notes",
+        "documents",
+        "figures",
+        "figures (2)",
+        "figures (3)",
+        "rejected",
+        "errors",
+        "document_inputs",
+        "inputs",
+        "runs",
+        "findings",
+    ]
     rows = list(wb["figures"].values)
     header = rows[0]
     assert "sentence" in header and "source_path" in header
