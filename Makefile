@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/zongjie extract corpus/ --out out
 	@echo "tables written to out/: documents, figures, rejected, errors (CSV and Parquet)"
 
-## test: lint, then the whole test suite (doctests included)
-test: $(STAMP)
+## test: lint, then the whole test suite (doctests included); `browser` readies the browser tests
+test: $(STAMP) browser
 	$(BIN)/ruff check extract schemas tests bench
 	$(BIN)/python -m pytest -q
 
@@ -30,6 +30,34 @@ rules: $(STAMP)
 ## 10/50/200 MB, peak memory and the audit; writes bench/RESULTS.md (about an hour on 2 busy cores)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## browser: Debian's chromium, chromedriver and a CJK font for the browser tests, with apt-get when
+## missing (as root, or with passwordless sudo). Without apt or those rights the browser tests skip
+## and say why; under CI (root) a failed install makes them fail instead.
+.PHONY: browser report-screenshot
+BROWSER_READY = command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+	&& fc-list 2>/dev/null | grep -qiE 'Noto Sans CJK|WenQuanYi|Source Han'
+browser:
+	@if $(BROWSER_READY); then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "browser: chromium/chromedriver/CJK font missing, no root or sudo: browser tests will skip"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "browser: no apt-get: browser tests will skip"; exit 0; fi; \
+	for try in 1 2 3; do \
+		echo "browser: apt-get install chromium chromium-driver fonts-noto-cjk (try $$try)"; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+		&& $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-noto-cjk \
+			>/dev/null && break; \
+		sleep 10; \
+	done; \
+	if $(BROWSER_READY); then echo "browser: ready"; else echo "browser: install failed: browser tests skip (fail under CI)"; fi
+
+## report-screenshot: docs/report.png, a page of the bundled corpus's report in headless Chromium
+report-screenshot: $(STAMP) browser
+	rm -rf .report-shot
+	$(BIN)/zongjie extract corpus/ --out .report-shot --workers 1 --no-progress
+	$(BIN)/zongjie report .report-shot
+	$(BIN)/python docs/screenshot.py .report-shot docs/report.png
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache

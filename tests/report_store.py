@@ -40,8 +40,6 @@ def fresh_copy(factory: pytest.TempPathFactory, name: str) -> Path:
 
 def figures_of(directory: Path, doc_id: str) -> list[dict]:
     with Store(directory, read_only=True) as store:
-        cur = store.con.execute(
-            'SELECT * FROM figures WHERE doc_id = ? ORDER BY start, "end", figure_id', [doc_id]
-        )
+        cur = store.con.execute('SELECT * FROM figures WHERE doc_id = ? ORDER BY start, "end", figure_id', [doc_id])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

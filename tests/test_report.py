@@ -114,7 +114,11 @@ def test_findings_link_to_figures_on_the_page(built: Path) -> None:
 def test_report_is_self_contained(built: Path) -> None:
     index = (built / "report.html").read_text(encoding="utf-8")
     assert "<style>" in index and "zj-overview" in index
-    pages = [built / "report.html", *(built / "report" / "docs").glob("*.html"), *(built / "report" / "assets").iterdir()]
+    pages = [
+        built / "report.html",
+        *(built / "report" / "docs").glob("*.html"),
+        *(built / "report" / "assets").iterdir(),
+    ]
     for path in pages:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text), path.name
@@ -340,7 +344,10 @@ def test_foreign_host_and_origin_are_refused(server: ReviewServer) -> None:
 def test_bad_requests(server: ReviewServer) -> None:
     token = {"X-Zongjie-Token": "tok-123"}
     assert _request(server, "POST", "/api/corrections", {"items": []}, token)[0] == 400
-    assert _request(server, "POST", "/api/corrections", {"items": [{**_item(server), "figure_id": "nope"}]}, token)[0] == 404
+    assert (
+        _request(server, "POST", "/api/corrections", {"items": [{**_item(server), "figure_id": "nope"}]}, token)[0]
+        == 404
+    )
     bad_metric = {**_item(server, "correct"), "new": {"metric": "no.such_metric"}}
     assert _request(server, "POST", "/api/corrections", {"items": [bad_metric]}, token)[0] == 400
     fig = figures_of(server.directory, FAILING_DOC)[0]

@@ -32,9 +32,9 @@ def page_name(doc_id: str, sha256: str | None) -> str:
     """The file name of a document's page: ASCII, unique per (file content, document id).
 
     >>> page_name("seed-town-union-summaries#3", "ab" * 32)
-    'seed-town-union-summaries-3-2a9c3b6b.html'
+    'seed-town-union-summaries-3-6cf8ea98.html'
     >>> page_name("青石镇2017", None)
-    'doc-2017-4a8f0d3e.html'
+    'doc-2017-4be6da56.html'
     """
     slug = _SAFE.sub("-", doc_id).strip("-.")[:60] or "doc"
     if not slug[0].isalpha():

@@ -58,7 +58,10 @@
       filter();
     });
   });
-  [q, typeSel, withFindings].forEach(function (el) { el.addEventListener("input", filter); el.addEventListener("change", filter); });
+  // the search box filters as one types; re-rendering on its "change" (fired when it loses focus) would
+  // replace the very link being clicked
+  q.addEventListener("input", filter);
+  [typeSel, withFindings].forEach(function (el) { el.addEventListener("change", filter); });
   document.getElementById("docs-prev").addEventListener("click", function () { page = Math.max(0, page - 1); render(); });
   document.getElementById("docs-next").addEventListener("click", function () { page += 1; render(); });
   filter();
