@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -137,9 +137,7 @@ class ModelExtractor:
             if m is not None and self._take_metric(fig, m.label, m.confidence):
                 update["metric"] = m.label
                 update["confidence"] = round(m.confidence, 3)
-                deciders.append(
-                    "hybrid:metric" if self.hybrid and fig.extractor != FALLBACK else "model:metric"
-                )
+                deciders.append("hybrid:metric" if self.hybrid and fig.extractor != FALLBACK else "model:metric")
             s = status_pred.get(i)
             if s is not None and self._take_status(fig, s.label, s.confidence):
                 update["status"] = s.label

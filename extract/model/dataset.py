@@ -126,8 +126,9 @@ class Aligner:
             unaligned.extend(missed)
         return examples, unaligned
 
-    def rows(self, doc_id: str, source: str, text: str,
-             rows: list[dict[str, object]]) -> tuple[list[Example], list[dict[str, object]]]:
+    def rows(
+        self, doc_id: str, source: str, text: str, rows: list[dict[str, object]]
+    ) -> tuple[list[Example], list[dict[str, object]]]:
         cands = self.finder(text)
         used: set[int] = set()
         pos = 0  # where the previous row was found: rows follow the text's order
@@ -162,19 +163,34 @@ class Aligner:
                 missed.append(row)
                 continue
             start, end, unit_used = span
-            examples.append(Example(
-                doc_id=doc_id, source=source, text=figure_context(text, start, end, unit_used),
-                metric=str(row.get("metric") or "other"), status=str(row.get("status") or "actual"),
-                start=start, end=end, aligned=aligned,
-            ))
+            examples.append(
+                Example(
+                    doc_id=doc_id,
+                    source=source,
+                    text=figure_context(text, start, end, unit_used),
+                    metric=str(row.get("metric") or "other"),
+                    status=str(row.get("status") or "actual"),
+                    start=start,
+                    end=end,
+                    aligned=aligned,
+                )
+            )
         return examples, missed
 
     def _shared(self, text: str, cand: Candidate) -> bool:
         clause_start = max(text.rfind(ch, 0, cand.start) for ch in "。;；,，\n") + 1
         return any(w in text[clause_start : cand.start] for w in self.shared_words)
 
-    def _find(self, text: str, cands: list[Candidate], used: set[int], pos: int, value: Decimal | None,
-              unit: str, surface: str) -> int | None:
+    def _find(
+        self,
+        text: str,
+        cands: list[Candidate],
+        used: set[int],
+        pos: int,
+        value: Decimal | None,
+        unit: str,
+        surface: str,
+    ) -> int | None:
         """The first unused candidate at or after ``pos`` that fits, else the first anywhere.
 
         Among the next few that fit, one written exactly as the gold surface wins.

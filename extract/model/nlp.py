@@ -27,38 +27,45 @@ EMBED_WIDTH = 64
 EMBED_ROWS = [4000, 1000, 1000]  # NORM, PREFIX (first character), SUFFIX (last character)
 
 
-def textcat_model(component: str) -> dict[str, Any]:
-    """The ``model`` block of one component's config."""
-    return {
-        "@architectures": "spacy.TextCatEnsemble.v2",
-        "tok2vec": {
-            "@architectures": "spacy.Tok2Vec.v2",
-            "embed": {
-                "@architectures": "spacy.MultiHashEmbed.v2",
-                "width": EMBED_WIDTH,
-                "attrs": ["NORM", "PREFIX", "SUFFIX"],
-                "rows": EMBED_ROWS,
-                "include_static_vectors": False,
-            },
-            "encode": {
-                "@architectures": "spacy.MaxoutWindowEncoder.v2",
-                "width": EMBED_WIDTH,
-                "window_size": 1,
-                "maxout_pieces": 3,
-                "depth": 2,
-            },
+def textcat_model(component: str, architecture: str = "ensemble") -> dict[str, Any]:
+    """The ``model`` block of one component's config: ``bow``, ``cnn`` or their ``ensemble``."""
+    bow = {
+        "@architectures": "spacy.TextCatBOW.v3",
+        "exclusive_classes": True,
+        "ngram_size": 2,
+        "no_output_layer": False,
+        "length": BOW_BUCKETS[component],
+    }
+    if architecture == "bow":
+        return bow
+    tok2vec = {
+        "@architectures": "spacy.Tok2Vec.v2",
+        "embed": {
+            "@architectures": "spacy.MultiHashEmbed.v2",
+            "width": EMBED_WIDTH,
+            "attrs": ["NORM", "PREFIX", "SUFFIX"],
+            "rows": EMBED_ROWS,
+            "include_static_vectors": False,
         },
-        "linear_model": {
-            "@architectures": "spacy.TextCatBOW.v3",
-            "exclusive_classes": True,
-            "ngram_size": 2,
-            "no_output_layer": False,
-            "length": BOW_BUCKETS[component],
+        "encode": {
+            "@architectures": "spacy.MaxoutWindowEncoder.v2",
+            "width": EMBED_WIDTH,
+            "window_size": 1,
+            "maxout_pieces": 3,
+            "depth": 2,
         },
     }
+    if architecture == "cnn":
+        return {
+            "@architectures": "spacy.TextCatCNN.v2",
+            "tok2vec": tok2vec,
+            "exclusive_classes": True,
+            "nO": None,
+        }
+    return {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": tok2vec, "linear_model": bow}
 
 
-def make_nlp(labels: dict[str, list[str]]) -> Language:
+def make_nlp(labels: dict[str, list[str]], architecture: str = "ensemble") -> Language:
     """A blank pipeline with one exclusive ``textcat`` per component in ``labels``.
 
     >>> nlp = make_nlp({"metric": ["org.unions", "other"], "status": ["actual", "plan"]})
@@ -69,6 +76,10 @@ def make_nlp(labels: dict[str, list[str]]) -> Language:
     for component in COMPONENTS:
         if component not in labels:
             continue
-        nlp.add_pipe("textcat", name=component, config={"model": textcat_model(component), "threshold": 0.0})
+        nlp.add_pipe(
+            "textcat",
+            name=component,
+            config={"model": textcat_model(component, architecture), "threshold": 0.0},
+        )
         nlp.config["initialize"]["components"][component] = {"labels": sorted(labels[component])}
     return nlp

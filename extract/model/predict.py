@@ -55,8 +55,9 @@ class FigureModel:
     def labels(self, component: str) -> tuple[str, ...]:
         return tuple(self.nlp.get_pipe(component).labels)
 
-    def predict(self, texts: Sequence[str], component: str,
-                allowed: Sequence[Collection[str] | None] | None = None) -> list[Prediction]:
+    def predict(
+        self, texts: Sequence[str], component: str, allowed: Sequence[Collection[str] | None] | None = None
+    ) -> list[Prediction]:
         """The best label of ``component`` for each text, among ``allowed[i]`` when given."""
         if not texts:
             return []

@@ -35,6 +35,7 @@ class TrainSettings:
     batch_start: float = 8.0
     batch_end: float = 32.0
     components: tuple[str, ...] = COMPONENTS
+    architecture: str = "ensemble"
 
 
 def labels_of(examples: Sequence[Example], component: str) -> list[str]:
@@ -54,7 +55,7 @@ def train_nlp(examples: Sequence[Example], settings: TrainSettings | None = None
     fix_random_seed(settings.seed)
     rng = random.Random(settings.seed)
     labels = {c: labels_of(examples, c) for c in settings.components}
-    nlp = make_nlp(labels)
+    nlp = make_nlp(labels, settings.architecture)
     data: dict[str, list[SpacyExample]] = {}
     for component in settings.components:
         data[component] = [
@@ -85,6 +86,7 @@ def save_model(nlp: Language, out_dir: Path | str, meta: dict[str, Any]) -> Path
     nlp.meta["version"] = "0.1.0"
     nlp.meta["description"] = "Metric and status of reported figures in Chinese union summaries"
     nlp.to_disk(out)
-    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                 encoding="utf-8")
+    (out / META_FILE).write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return out

@@ -1,0 +1,101 @@
+"""Rules, model and hybrid side by side: scores on the seed and the held-out corpus, and time.
+
+    .venv/bin/python bench/model_bench.py [--model DIR] [--repeat 5] [--json]
+
+Scores: ``extract.evaluate.score`` (figures / metrics / full F1) on ../shared's seed (never trained
+on; skipped when ../shared is absent) and on ``corpus/heldout/`` (never trained on), plus the dev
+corpus the model was trained on (for reference only). Time: the extraction time per document of
+each extractor, after a warm-up, best of ``--repeat`` runs over every document; model loading
+(spaCy and jieba's dictionary, once per process) is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from extract.evaluate import read_gold, score
+from extract.pipeline import Pipeline, raw_from_text
+from extract.rules import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "corpus" / "seed-town-union-summaries.txt"
+SETS = {
+    "seed": [SEED] if SEED.exists() else [],
+    "heldout": sorted((ROOT / "corpus" / "heldout").glob("*.txt")),
+    "dev (trained on)": sorted((ROOT / "corpus" / "dev").glob("*.txt")),
+}
+
+
+def gold_of(files: list[Path]) -> list[dict]:
+    rows: list[dict] = []
+    for f in files:
+        rows.extend(read_gold(f.with_name(f.stem + ".gold.jsonl")))
+    return rows
+
+
+def run(pipe: Pipeline, files: list[Path]) -> tuple[list[dict], list[float]]:
+    """The figure rows of ``files`` and the extraction time (prepare + extract) of each document."""
+    rows, times = [], []
+    for f in files:
+        raw = raw_from_text(f.read_text(encoding="utf-8"), f.stem)
+        t = time.perf_counter()
+        docs = pipe.prepare(raw, stem=f.stem)
+        figures = [fig for doc in docs for fig in pipe.extractor(doc).figures]
+        times.append(time.perf_counter() - t)
+        rows.extend(fig.row() for fig in figures)
+    return rows, times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped one)")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    rules = load_rules()
+    pipes = {"rules": Pipeline(rules)}
+    t = time.perf_counter()
+    pipes["model"] = Pipeline(rules, extractor="model", model_path=a.model)
+    load_s = time.perf_counter() - t
+    pipes["hybrid"] = Pipeline(rules, extractor="hybrid", model_path=a.model)
+    results: dict[str, dict] = {"model_load_s": round(load_s, 2), "scores": {}, "time_ms_per_doc": {}}
+    for name, files in SETS.items():
+        if not files:
+            continue
+        gold = gold_of(files)
+        for ext, pipe in pipes.items():
+            rows, _ = run(pipe, files)  # warm-up, and the rows scored
+            s = score(gold, rows)
+            results["scores"][f"{name}/{ext}"] = {level: s[level]["f1"] for level in ("figures", "metrics", "full")}
+    everything = [f for files in SETS.values() for f in files]
+    for ext, pipe in pipes.items():
+        best = None
+        for _ in range(a.repeat):
+            _, times = run(pipe, everything)
+            total = sum(times)
+            best = total if best is None else min(best, total)
+        results["time_ms_per_doc"][ext] = round(1000 * best / len(everything), 2)
+    rules_ms = results["time_ms_per_doc"]["rules"]
+    results["hybrid_extra_time"] = round(results["time_ms_per_doc"]["hybrid"] / rules_ms - 1, 3)
+    if a.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    print("| set | extractor | figures F1 | metrics F1 | full F1 |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for key, s in results["scores"].items():
+        name, ext = key.split("/")
+        print(f"| {name} | {ext} | {s['figures']:.3f} | {s['metrics']:.3f} | {s['full']:.3f} |")
+    print()
+    print(
+        f"time per document ({len(everything)} documents, best of {a.repeat}): "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in results["time_ms_per_doc"].items())
+        + f"; hybrid extra {100 * results['hybrid_extra_time']:.1f} % of rules-only; "
+        f"model load {results['model_load_s']:.2f} s once"
+    )
+
+
+if __name__ == "__main__":
+    main()
