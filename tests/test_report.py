@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from extract.cli import cli
 from extract.report import build_report
+from extract.report import data as report_data
 from extract.report.corrections import apply_corrections, new_correction, read_corrections, write_corrections
 from extract.report.data import page_name
 from extract.report.server import ReviewError, ReviewServer, check_token, is_loopback, resolve_path
@@ -62,10 +63,12 @@ class _TextMarks(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = fresh_copy(tmp_path_factory, "built")
-    build_report(out)
-    return out
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_data, "STREAM_BATCH", 7)  # many fetches, with texts read between them
+        build_report(out)
+    yield out
 
 
 def _documents(out: Path) -> list[dict]:

@@ -26,6 +26,7 @@ from schemas.rules import Taxonomy
 log = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+STREAM_BATCH = 10_000  # figure rows fetched at a time while pages are built
 
 
 def page_name(doc_id: str, sha256: str | None) -> str:
@@ -159,14 +160,16 @@ def _reread(source_path: str, sha256: str) -> str | None:
 def _figure_stream(
     con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None
 ) -> Iterator[tuple[tuple[str, str], list[dict[str, Any]]]]:
-    cur = con.execute(
+    # its own cursor: the texts and corrections read meanwhile on ``con`` must not end this result
+    cur = con.cursor()
+    cur.execute(
         f'SELECT {FIGURES.select_list()} FROM figures {where} ORDER BY sha256, doc_id, start, "end", figure_id',
         params or [],
     )
     names = [d[0] for d in cur.description]
     key: tuple[str, str] | None = None
     group: list[dict[str, Any]] = []
-    while batch := cur.fetchmany(10_000):
+    while batch := cur.fetchmany(STREAM_BATCH):
         for r in batch:
             row = dict(zip(names, r, strict=True))
             k = (str(row["sha256"]), str(row["doc_id"]))
@@ -177,6 +180,7 @@ def _figure_stream(
             group.append(row)
     if key is not None:
         yield key, group
+    cur.close()
 
 
 class FindingIndex:
