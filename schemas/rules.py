@@ -270,6 +270,7 @@ class DocumentRules(_Strict):
         description="phrases stating the year covered; group 'year' (may be a placeholder)"
     )
     date: Regex = Field(description="a report date line: groups y, m, d in Arabic or Chinese numerals")
+    retrospective_types: list[str] = Field(description="document types that report on the year before their date")
 
     @field_validator("part_heading", "year")
     @classmethod

@@ -50,13 +50,14 @@ class Describer:
         tail = own[-8:]
         organisation = self._organisation([title or "", *reversed(tail), head])
         report_date = self._report_date(tail) or self._report_date(own[:6])
+        doc_type = self._doc_type(title or "", "\n".join(body_lines))
         return Described(
             title=title,
-            doc_type=self._doc_type(title or "", "\n".join(body_lines)),
+            doc_type=doc_type,
             organisation=organisation,
             org_level=self._level(organisation),
             region=self._region(organisation),
-            period_year=self._year(title or "", head, report_date),
+            period_year=self._year(title or "", head, report_date, doc_type),
             report_date=report_date,
         )
 
@@ -118,7 +119,7 @@ class Describer:
         hit = self.region.search(organisation or "")
         return hit.group("region") if hit else None
 
-    def _year(self, title: str, head: str, report_date: date | None) -> int | None:
+    def _year(self, title: str, head: str, report_date: date | None, doc_type: str) -> int | None:
         for place in (title, head):
             for pattern in self.years:
                 hit = pattern.search(place)
@@ -126,8 +127,11 @@ class Describer:
                     value = hit.group("year")
                     return int(value) if value.isdigit() else None  # 20XX: stated, but withheld
         if report_date:
-            # A summary dated early in a year reports on the year before.
-            return report_date.year if report_date.month >= 7 else report_date.year - 1
+            # A summary dated early in a year reports on the year before; a news item or an
+            # election report is about its own date.
+            if doc_type in self.rules.retrospective_types and report_date.month < 7:
+                return report_date.year - 1
+            return report_date.year
         return None
 
     def _report_date(self, tail: list[str]) -> date | None:
