@@ -214,7 +214,9 @@ def explain(text: str) -> None:
             mark = "KEEP" if d.kept else "SKIP"
             click.echo(f"{mark} {d.surface!r} [{d.start}:{d.end}] {d.reason}")
             for m in d.metric_matches[:5]:
-                click.echo(f"     rule {m.rule_id} → {m.metric} cue {m.cue!r} distance {m.distance} score {m.score:.1f}")
+                click.echo(
+                    f"     rule {m.rule_id} → {m.metric} cue {m.cue!r} distance {m.distance} score {m.score:.1f}"
+                )
             if d.status_cue:
                 click.echo(f"     status cue {d.status_cue!r}")
 
