@@ -6,7 +6,7 @@ everything that says what a number *means* (units, qualifiers, non-figures) is i
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 import regex
 
@@ -134,10 +134,19 @@ def parse_number(text: str) -> Decimal | None:
 
 
 def normal_decimal(value: Decimal) -> Decimal:
-    """Drop trailing zeros without going to exponent notation.
+    """Drop trailing zeros without going to exponent notation, and without rounding.
 
     >>> str(normal_decimal(Decimal("10500.00"))), str(normal_decimal(Decimal("92.30")))
     ('10500', '92.3')
+
+    A number longer than the default 28-digit precision (a code or a run of digits in a hostile
+    file) is kept exact instead of raising ``InvalidOperation``:
+
+    >>> str(normal_decimal(Decimal("1" * 30 + ".50"))), str(normal_decimal(Decimal("1E+30")))
+    ('111111111111111111111111111111.5', '1000000000000000000000000000000')
     """
-    value = value.normalize()
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value
+    if not value.is_finite():
+        return value
+    context = Context(prec=max(len(value.as_tuple().digits), value.adjusted() + 1, 28))
+    value = value.normalize(context)
+    return value.quantize(Decimal(1), context=context) if value == value.to_integral_value() else value

@@ -171,11 +171,21 @@ def test_few_bad_bytes_replaced_and_logged(
     path = tmp_path / "damaged.txt"
     path.write_bytes(data[:cut] + b"\xff" + data[cut:])
     with caplog.at_level(logging.WARNING, logger="extract.ingest"):
-        doc = one_doc(read_path(path))
+        documents, errors = read_path(path)
+    [doc] = documents
     assert doc.encoding == encoding
     assert doc.text.count("\ufffd") == 1
     assert doc.text.replace("\ufffd", "") == text
     assert any("replaced" in record.getMessage() for record in caplog.records)
+    # read, and the loss is on record in errors
+    assert errors == [
+        ErrorRow(
+            path=str(path),
+            stage="decode",
+            reason=f"1 undecodable byte sequence(s) replaced with U+FFFD while decoding as {encoding}; "
+            "the rest of the text was read",
+        )
+    ]
 
 
 def test_binary_with_nul_bytes_is_refused(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ __all__ = [
     "read_bytes",
     "read_inputs",
     "read_path",
+    "shown_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ FORMATS: dict[str, str] = {
 SUPPORTED: frozenset[str] = frozenset(FORMATS)
 
 _MIB = 1024 * 1024
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class IngestError(Exception):
@@ -92,18 +95,36 @@ class IngestError(Exception):
 class Limits:
     """Limits applied while reading; the defaults suit real document collections.
 
+    ``max_file_bytes`` bounds any file read from disk, a .zip included; ``max_document_bytes``
+    bounds one document (a .txt/.md/.html/.docx/.pdf file or zip member, and each part of a
+    .docx once decompressed); ``max_text_chars`` bounds the text one document gives, so the
+    text stages (which hold an offset map of the whole text) keep memory and time bounded. A
+    .txt/.md over ``4 * max_text_chars`` bytes is refused before it is decoded (no supported
+    encoding takes more than 4 bytes a character).
     ``max_zip_ratio`` is checked for every member larger than ``ratio_floor_bytes`` (small
     members of repeated whitespace compress very well and are harmless).
     ``max_zip_depth`` counts archive levels: 2 allows one zip inside another.
     """
 
     max_file_bytes: int = 200 * _MIB
+    max_document_bytes: int = 64 * _MIB
+    max_text_chars: int = 2_000_000
     max_zip_entries: int = 10_000
     max_zip_total_bytes: int = 1024 * _MIB
     max_zip_ratio: float = 200.0
     ratio_floor_bytes: int = 1 * _MIB
     max_zip_depth: int = 2
     max_dir_depth: int = 64
+
+    def max_bytes(self, suffix: str) -> int:
+        """The most bytes a file with ``suffix`` may have (an archive, or one document).
+
+        >>> Limits().max_bytes(".zip") // _MIB, Limits().max_bytes(".txt") // _MIB
+        (200, 64)
+        """
+        if suffix.lower() == ".zip":
+            return self.max_file_bytes
+        return min(self.max_file_bytes, self.max_document_bytes)
 
 
 @dataclass(frozen=True)
@@ -203,37 +224,38 @@ def iter_inputs(
     seen: set[str] = set()
     for given in paths:
         text = os.fspath(given)
+        shown = shown_path(text)
         path = Path(text)
         try:
             st = path.stat()
         except OSError as exc:
             reason = "broken symbolic link" if path.is_symlink() else _os_reason(exc)
-            yield _error(text, reason)
+            yield _error(shown, reason)
             continue
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(path, text, 0, limits, seen)
+            yield from _walk(path, shown, 0, limits, seen)
         elif stat.S_ISREG(st.st_mode):
             if path.suffix.lower() not in SUPPORTED:
                 yield _error(
-                    text,
-                    f"unsupported file type {path.suffix or '(no suffix)'!r}; "
+                    shown,
+                    f"unsupported file type {shown_path(path.suffix) or '(no suffix)'!r}; "
                     f"supported: {', '.join(sorted(SUPPORTED))}",
                 )
                 continue
             real = os.path.realpath(path)
             if real in seen:
-                logger.debug("skipping %s: already read as %s", text, real)
+                logger.debug("skipping %s: already read as %s", shown, shown_path(real))
                 continue
             seen.add(real)
-            yield InputItem(path=path, source_path=text)
+            yield InputItem(path=path, source_path=shown)
         else:
-            yield _error(text, "not a regular file or folder")
+            yield _error(shown, "not a regular file or folder")
 
 
 def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) -> Iterator[InputItem | ErrorRow]:
     real = os.path.realpath(folder)
     if real in seen:
-        logger.info("not following %s again (real path %s already visited)", shown, real)
+        logger.info("not following %s again (real path %s already visited)", shown, shown_path(real))
         return
     seen.add(real)
     if depth > limits.max_dir_depth:
@@ -248,7 +270,7 @@ def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) 
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        child = os.path.join(shown, entry.name)
+        child = os.path.join(shown, shown_path(entry.name))
         try:
             is_dir = entry.is_dir()
             is_file = not is_dir and entry.is_file()
@@ -266,10 +288,48 @@ def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) 
             continue
         real_file = os.path.realpath(entry.path)
         if real_file in seen:
-            logger.debug("skipping %s: already read as %s", child, real_file)
+            logger.debug("skipping %s: already read as %s", child, shown_path(real_file))
             continue
         seen.add(real_file)
         yield InputItem(path=Path(entry.path), source_path=child)
+
+
+def shown_path(path: str) -> str:
+    r"""``path`` as recorded in the tables and logs: always valid Unicode.
+
+    A file name that is not valid UTF-8 (GBK bytes from a Chinese Windows machine, copied to a
+    Linux disk) reaches Python with lone surrogates (``surrogateescape``), which no UTF-8 table,
+    CSV or Parquet file can hold. Each such name is decoded the way zip member names are
+    (:func:`extract.ingest.archive.member_name`): GB18030, else Big5, when the result reads as
+    Chinese; otherwise the bytes that are not UTF-8 are written as ``\xNN`` escapes. Other
+    paths are returned unchanged. The file itself is still opened by its real name.
+
+    >>> shown_path(os.fsdecode("工会总结".encode("gbk") + b".txt"))
+    '工会总结.txt'
+    >>> shown_path(os.fsdecode(b"2019/\xff\xfe.txt"))
+    '2019/\\xff\\xfe.txt'
+    >>> shown_path("2019/总结.txt")
+    '2019/总结.txt'
+    """
+    if not _SURROGATE.search(path):
+        return path
+    return "/".join(_shown_name(part) for part in path.split("/"))
+
+
+def _shown_name(name: str) -> str:
+    if not _SURROGATE.search(name):
+        return name
+    raw = name.encode("utf-8", "surrogateescape")
+    from extract.ingest.text import cjk_score
+
+    for encoding in ("gb18030", "big5"):
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if decoded.isprintable() and cjk_score(decoded) >= 0.5:
+            return decoded
+    return raw.decode("utf-8", "backslashreplace")
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,17 +355,28 @@ def read_path(
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise IngestError("ingest", f"unsupported file type {suffix or '(no suffix)'!r}")
+    cap = limits.max_bytes(suffix)
     try:
         size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise IngestError("ingest", f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit")
+        if size > cap:
+            raise IngestError("ingest", _over(size, suffix, limits))
         with path.open("rb") as fh:
-            data = fh.read(limits.max_file_bytes + 1)
+            data = fh.read(cap + 1)
     except OSError as exc:
         raise IngestError("ingest", f"cannot read file: {_os_reason(exc)}") from exc
-    if len(data) > limits.max_file_bytes:
-        raise IngestError("ingest", f"file is over the {_size(limits.max_file_bytes)} limit")
+    if len(data) > cap:
+        raise IngestError("ingest", f"file is over the {_size(cap)} limit")
     return read_bytes(data, suffix, shown, limits, rules=rules)
+
+
+def _over(size: int, suffix: str, limits: Limits) -> str:
+    """Why a file over its size limit is refused, naming the limit and the option that sets it."""
+    if suffix.lower() == ".zip" or limits.max_file_bytes <= limits.max_document_bytes:
+        return f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit"
+    return (
+        f"file is {_size(size)}, over the {_size(limits.max_document_bytes)} limit for one document "
+        "(zongjie extract --max-file-mb)"
+    )
 
 
 def read_bytes(
@@ -332,10 +403,19 @@ def read_bytes(
         return read_zip(data, source_path, limits, rules=rules, depth=depth + 1)
     if not data:
         raise IngestError("ingest", "empty file")
+    if len(data) > limits.max_bytes(suffix):
+        raise IngestError("ingest", _over(len(data), suffix, limits))
+    warnings: list[ErrorRow] = []  # the document is read, but not all of it (bytes replaced)
     if fmt in ("txt", "md"):
         from extract.ingest.text import read_text
 
-        doc = read_text(data, source_path, fmt=fmt)
+        if len(data) > 4 * limits.max_text_chars:
+            raise IngestError(
+                "ingest",
+                f"text file is {_size(len(data))}, so over {limits.max_text_chars:,} characters, "
+                "the limit for one document; not read",
+            )
+        doc = read_text(data, source_path, fmt=fmt, warnings=warnings)
     elif fmt == "docx":
         from extract.ingest.docx import read_docx
 
@@ -343,12 +423,18 @@ def read_bytes(
     elif fmt == "html":
         from extract.ingest.html import read_html
 
-        doc = read_html(data, source_path, rules or default_ingest_rules())
+        doc = read_html(data, source_path, rules or default_ingest_rules(), warnings=warnings)
     else:
         from extract.ingest.pdf import read_pdf
 
         doc = read_pdf(data, source_path)
-    return ReadResult([doc], [])
+    if len(doc.text) > limits.max_text_chars:
+        raise IngestError(
+            "ingest",
+            f"text is {len(doc.text):,} characters, over the {limits.max_text_chars:,}-character limit "
+            "for one document; not read",
+        )
+    return ReadResult([doc], warnings)
 
 
 def read_inputs(

@@ -12,6 +12,7 @@ by the .docx reader, which is a zip too.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -232,7 +233,15 @@ def read_zip(
                 )
                 continue
             try:
-                member = read_member(zf, info, budget, limits)
+                # a document member is held to the one-document limit before it is expanded
+                cap = limits.max_bytes(suffix)
+                if info.file_size > cap:
+                    raise IngestError(
+                        "ingest",
+                        f"member would expand to {_size(info.file_size)}, over the "
+                        f"{_size(cap)} limit for one {'archive' if suffix == '.zip' else 'document'}",
+                    )
+                member = read_member(zf, info, budget, dataclasses.replace(limits, max_file_bytes=cap))
                 if suffix == ".zip":
                     result = read_zip(member, shown, limits, rules=rules, depth=depth + 1, budget=budget)
                 else:

@@ -13,6 +13,7 @@ fallback copy of drawing content (``mc:Fallback``) are not.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Iterator
@@ -78,6 +79,8 @@ def _check_package(data: bytes, limits: Limits) -> None:
     from defusedxml.ElementTree import ParseError, fromstring
 
     budget = Budget(limits.max_zip_total_bytes)
+    # each XML part is parsed whole, so each is held to the one-document limit once expanded
+    part_limits = dataclasses.replace(limits, max_file_bytes=limits.max_bytes(".docx"))
     with open_zip(data, ".docx") as zf:
         suspicious = check_zip(zf, limits, ".docx")
         if suspicious:
@@ -89,7 +92,7 @@ def _check_package(data: bytes, limits: Limits) -> None:
         for info in zf.infolist():
             if not info.filename.lower().endswith((".xml", ".rels")):
                 continue
-            part = read_member(zf, info, budget, limits)
+            part = read_member(zf, info, budget, part_limits)
             try:
                 fromstring(part, forbid_dtd=True, forbid_entities=True, forbid_external=True)
             except DefusedXmlException as exc:

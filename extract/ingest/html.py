@@ -18,8 +18,8 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 from extract.ingest import IngestError, IngestRules, default_ingest_rules, sha256
-from extract.ingest.text import decode_bytes
-from schemas.documents import RawDocument
+from extract.ingest.text import decode_bytes, replaced_warning
+from schemas.documents import ErrorRow, RawDocument
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
@@ -114,18 +114,14 @@ _SPACES = re.compile(r" {2,}")
 _EDGE = " \xa0\u3000"
 
 
-def read_html(data: bytes, source_path: str, rules: IngestRules | None = None) -> RawDocument:
-    """Read an HTML page held in ``data``."""
+def read_html(
+    data: bytes, source_path: str, rules: IngestRules | None = None, *, warnings: list[ErrorRow] | None = None
+) -> RawDocument:
+    """Read an HTML page held in ``data``; replaced bytes add a ``decode`` row to ``warnings``."""
     rules = rules or default_ingest_rules()
     declared = declared_charset(data)
     decoded = decode_bytes(data, source=source_path, prefer=declared)
-    if decoded.replaced:
-        logger.warning(
-            "%s: %d undecodable byte sequence(s) replaced with U+FFFD while decoding as %s",
-            source_path,
-            decoded.replaced,
-            decoded.encoding,
-        )
+    replaced_warning(decoded, source_path, warnings)
     try:
         text, title = html_text(decoded.text, rules)
     except IngestError:

@@ -10,10 +10,14 @@ The order of attempts:
    text that reads as Chinese;
 5. strict GB18030 and strict Big5: the one whose text has the larger share of common CJK
    characters wins (charset-normalizer, restricted to these candidates, breaks a near tie);
-6. UTF-8, GB18030 or Big5 with replacement characters, only when under 1% of the text is bad
-   (fewest bad sequences wins; the caller logs the count);
-7. a strict decode that reads as text but has few common CJK characters, with a warning;
-8. otherwise the file is refused as mostly undecodable.
+6. line by line, when every line decodes strictly as UTF-8, GB18030 or Big5 and reads as
+   Chinese, but not all in the same one (a file put together from files in different
+   encodings); the encoding recorded names each one used, e.g. ``utf-8+gb18030``;
+7. UTF-8, GB18030 or Big5 with replacement characters, only when under 1% of the text is bad
+   (fewest bad sequences wins; the reader logs the count and adds a ``decode`` row to
+   ``errors``, while the document is still read);
+8. a strict decode that reads as text but has few common CJK characters, with a warning;
+9. otherwise the file is refused as mostly undecodable.
 
 "Common CJK characters" are GB2312 level 1 and Big5 level 1 Han characters plus CJK
 punctuation: a right decoding of Chinese text is made almost only of them, a wrong one is not.
@@ -30,7 +34,7 @@ import unicodedata
 from typing import NamedTuple
 
 from extract.ingest import IngestError, normalise_newlines, sha256
-from schemas.documents import RawDocument
+from schemas.documents import ErrorRow, RawDocument
 
 __all__ = ["DecodeResult", "cjk_score", "decode_bytes", "read_text"]
 
@@ -61,22 +65,34 @@ class DecodeResult(NamedTuple):
     replaced: int = 0
 
 
-def read_text(data: bytes, source_path: str, *, fmt: str = "txt") -> RawDocument:
-    """Decode a .txt/.md file into a :class:`RawDocument`."""
+def read_text(
+    data: bytes, source_path: str, *, fmt: str = "txt", warnings: list[ErrorRow] | None = None
+) -> RawDocument:
+    """Decode a .txt/.md file into a :class:`RawDocument`.
+
+    When bytes had to be replaced, a ``decode`` row saying how many is appended to ``warnings``.
+    """
     if not data.strip():
         raise IngestError("ingest", "empty file")
     result = decode_bytes(data, source=source_path)
-    if result.replaced:
-        logger.warning(
-            "%s: %d undecodable byte sequence(s) replaced with U+FFFD while decoding as %s",
-            source_path,
-            result.replaced,
-            result.encoding,
-        )
+    replaced_warning(result, source_path, warnings)
     text = clean_text(result.text)
     if not text.strip():
         raise IngestError("ingest", "empty file")
     return RawDocument(source_path=source_path, text=text, format=fmt, encoding=result.encoding, sha256=sha256(data))
+
+
+def replaced_warning(result: DecodeResult, source_path: str, warnings: list[ErrorRow] | None) -> None:
+    """Log, and add to ``warnings``, that ``result`` holds replaced bytes (if it does)."""
+    if not result.replaced:
+        return
+    reason = (
+        f"{result.replaced} undecodable byte sequence(s) replaced with U+FFFD while decoding as "
+        f"{result.encoding}; the rest of the text was read"
+    )
+    logger.warning("%s: %s", source_path, reason)
+    if warnings is not None:
+        warnings.append(ErrorRow(path=source_path, stage="decode", reason=reason))
 
 
 def clean_text(text: str) -> str:
@@ -145,6 +161,11 @@ def _choose(data: bytes, source: str, stated: str | None) -> DecodeResult:
             best = next((c for c in strict if c.encoding == guess), best)
         return DecodeResult(best.text, best.encoding)
 
+    mixed = _by_line(data)
+    if mixed is not None:
+        logger.warning("%s: lines in different encodings (%s); each decoded in its own", source, mixed.encoding)
+        return mixed
+
     lenient = [c for c in decoded if 0 < c.share < MAX_BAD_SHARE and c.score >= 0.5]
     if lenient:
         best = min(lenient, key=lambda c: (c.bad, -c.score))
@@ -167,6 +188,43 @@ def _choose(data: bytes, source: str, stated: str | None) -> DecodeResult:
         "mostly undecodable: not UTF-8, UTF-16, GB18030 or Big5 text "
         f"(the best guess, {best.encoding}, leaves {best.share:.0%} of the characters bad)",
     )
+
+
+def _by_line(data: bytes) -> DecodeResult | None:
+    r"""Each line in the encoding it decodes in, when every line decodes strictly and reads as
+    Chinese and more than one encoding is needed; else ``None``.
+
+    Splitting at ``\n`` is safe: no multi-byte sequence of UTF-8, GB18030 or Big5 holds 0x0A.
+
+    >>> _by_line("工会会员\n".encode("utf-8") + "职工代表".encode("gb18030"))
+    DecodeResult(text='工会会员\n职工代表', encoding='utf-8+gb18030', replaced=0)
+    >>> _by_line("工会会员".encode("gb18030")) is None
+    True
+    """
+    lines: list[str] = []
+    used: list[str] = []
+    for raw in data.split(b"\n"):
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            best: tuple[float, str, str] | None = None
+            for candidate in CHINESE_ENCODINGS:
+                try:
+                    text = raw.decode(candidate)
+                except UnicodeDecodeError:
+                    continue
+                score = cjk_score(text)
+                if score >= 0.5 and (best is None or score > best[0]):
+                    best = (score, text, candidate)
+            if best is None:
+                return None
+            _, text, encoding = best
+        if encoding not in used and not raw.isascii():
+            used.append(encoding)
+        lines.append(text)
+    if len(used) < 2:
+        return None
+    return DecodeResult("\n".join(lines), "+".join(used))
 
 
 class _Candidate(NamedTuple):
