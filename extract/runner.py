@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract.ingest import IngestError, Limits, iter_inputs, read_bytes
+from extract.ingest import IngestError, Limits, iter_inputs, read_bytes, shown_path
 from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
@@ -104,6 +104,7 @@ class RunStats:
     figures: int = 0
     rejected: int = 0
     errors: int = 0
+    unchanged_errors: int = 0  # rows in errors of inputs skipped as unchanged (from the run that read them)
     chars: int = 0
     status: str = "running"
     total_files: int | None = None
@@ -478,7 +479,7 @@ class Runner:
                 log.info("rebuilding %s from scratch", store.path)
                 store.rebuild()
             workers = opts.workers or os.cpu_count() or 1
-            self.stats.run_id = store.begin_run(opts.engine, workers, self.inputs)
+            self.stats.run_id = store.begin_run(opts.engine, workers, [shown_path(p) for p in self.inputs])
             self.store = store
             status = "done"
             engine: Engine | None = None
@@ -558,6 +559,7 @@ class Runner:
             for (task, sha), decision in zip(found, decisions, strict=True):
                 if decision.action == "skip":
                     self.stats.skipped += 1
+                    self.stats.unchanged_errors += decision.errors
                     self.stats.done += 1
                 elif decision.action == "duplicate":
                     self.batch.add(

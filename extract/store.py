@@ -214,10 +214,14 @@ def empty_results() -> dict[str, pa.Table]:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one input, decided from its sha256 before reading it."""
+    """What to do with one input, decided from its sha256 before reading it.
+
+    ``errors``: for a skipped input, the rows it has in ``errors`` from the run that read it.
+    """
 
     action: Literal["skip", "duplicate", "process"]
     duplicate_of: str | None = None
+    errors: int = 0
 
 
 class Store:
@@ -342,15 +346,17 @@ class Store:
                           EXISTS (SELECT 1 FROM inputs x WHERE x.source_path = q.source_path
                                   AND x.sha256 = q.sha256) AS known,
                           (SELECT min(x.source_path) FROM inputs x WHERE x.sha256 = q.sha256
-                                  AND x.status = 'ok' AND x.source_path <> q.source_path) AS owner
+                                  AND x.status = 'ok' AND x.source_path <> q.source_path) AS owner,
+                          (SELECT max(x.errors) FROM inputs x WHERE x.source_path = q.source_path
+                                  AND x.sha256 = q.sha256) AS errors
                    FROM _query q ORDER BY q.i"""
             ).fetchall()
         finally:
             self.con.unregister("_query")
         out = []
-        for _, known, owner in rows:
+        for _, known, owner, errors in rows:
             if known:
-                out.append(Decision("skip"))
+                out.append(Decision("skip", errors=int(errors or 0)))
             elif owner is not None:
                 out.append(Decision("duplicate", owner))
             else:
