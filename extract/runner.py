@@ -69,7 +69,7 @@ class RunOptions:
     chunk_bytes: int = 1 << 20  # ~5 s of work: what Ctrl-C may wait for
     export: tuple[str, ...] = ("csv", "parquet")
     audit: bool = True
-    memory_limit: str = "512MB"
+    memory_limit: str = "256MB"
     pipeline_args: dict[str, Any] = field(default_factory=dict)  # Pipeline(**...): extractor, model_path
 
 
@@ -242,8 +242,24 @@ _WORKER_LOCK = threading.Lock()
 def _init_worker(limits: Limits, pipeline_args: dict[str, Any]) -> None:
     # Ctrl-C reaches the whole process group; only the main process decides how to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     _WORKER["pipeline"] = _new_pipeline(pipeline_args)
     _WORKER["limits"] = limits
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the main process dies (kill -9 included).
+
+    Every worker also holds the read end of the pool's result pipe, so once the main process is
+    gone a worker blocks forever writing its next result; this watch ends it instead.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait as wait_for
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        wait_for([parent.sentinel])
+        os._exit(1)
 
 
 def _worker_chunk(tasks: Sequence[Task]) -> ChunkResult:

@@ -232,7 +232,7 @@ class Store:
     """
 
     def __init__(
-        self, directory: Path | str, *, memory_limit: str = "512MB", threads: int = 1, read_only: bool = False
+        self, directory: Path | str, *, memory_limit: str = "256MB", threads: int = 1, read_only: bool = False
     ) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME

@@ -74,13 +74,6 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generated_archive(tmp_path_factory.mktemp("gen"), 80)
 
 
-@pytest.fixture(scope="module")
-def clean(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    out = tmp_path_factory.mktemp("clean")
-    assert run([archive], out, RunOptions(workers=1)).status == "done"
-    return store_tables(out)
-
-
 def test_extract_then_export_xlsx(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out"
@@ -148,9 +141,7 @@ def test_export_without_a_store(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(
-    archive: Path, tmp_path: Path, clean: dict[str, pd.DataFrame]
-) -> None:
+def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(archive: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = zongjie(
         "-vv", "extract", str(archive), "--out", str(out), "--workers", "1", "--batch-size", "4", "--no-progress"
@@ -170,6 +161,9 @@ def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(
     proc = zongjie("extract", str(archive), "--out", str(out), "--workers", "1", "--no-progress")
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
     after = store_tables(out)
+    # the uninterrupted run to compare with, made now so that it runs the same rules
+    assert run([archive], tmp_path / "clean", RunOptions(workers=1)).status == "done"
+    clean = store_tables(tmp_path / "clean")
     for name, frame in clean.items():
         pd.testing.assert_frame_equal(frame, after[name], obj=name)
     with Store(out, read_only=True) as store:
@@ -198,3 +192,29 @@ def test_ctrl_c_stops_cleanly_with_exit_130(archive: Path, tmp_path: Path) -> No
         assert 0 < kept < 80
         assert store.count("documents") == store.count("document_inputs")
     assert len(pd.read_csv(out / "inputs.csv", encoding="utf-8-sig")) == kept
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_multi_worker_run_leaves_no_worker_behind(archive: Path, tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    proc = zongjie(
+        "-vv",
+        "extract",
+        str(archive),
+        "--out",
+        str(tmp_path / "out"),
+        "--workers",
+        "2",
+        "--batch-size",
+        "2",
+        "--no-progress",
+    )
+    wait_for_commits(proc, 1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    for p in alive:
+        p.kill()
+    assert not alive, f"workers outlived the killed run: {[p.pid for p in alive]}"
