@@ -30,7 +30,7 @@ def cli(verbose: int) -> None:
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     help="Folder of the store (zongjie.duckdb) and the exported tables.",
 )
 @click.option(
@@ -38,6 +38,18 @@ def cli(verbose: int) -> None:
     type=click.IntRange(min=1),
     default=None,
     help="Processes working in parallel (default: all cores; 1 runs in this process).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when any input has rows in errors (after writing everything), not 0.",
+)
+@click.option(
+    "--max-file-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Largest single document read (a file, or a member of a .zip), in MiB; larger ones go to "
+    "errors. [default: 64]",
 )
 @click.option(
     "--engine",
@@ -91,6 +103,8 @@ def extract(
     inputs: tuple[Path, ...],
     out_dir: Path,
     workers: int | None,
+    strict: bool,
+    max_file_mb: float | None,
     engine: str,
     scheduler: str | None,
     rebuild: bool,
@@ -103,14 +117,30 @@ def extract(
     """Read INPUTS (files and folders, any mix) into the store in --out, then export every table.
 
     Unchanged files are skipped, changed ones replaced; the CSV/Parquet files in --out always
-    hold the whole store. Ctrl-C stops cleanly (exit 130), keeping what was finished.
+    hold the whole store. Inputs that cannot be read go to the errors table and the run goes on.
+
+    Exit status: 0 when the run completed (failures are in errors; with --strict, 1 if there are
+    any), 2 for a usage error, 1 when the output cannot be written, 130 after Ctrl-C (what was
+    finished is kept).
 
     Example:
         zongjie extract corpus/ --out out --workers 4
         zongjie extract /archive --out out --engine dask --scheduler tcp://10.0.0.5:8786
     """
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask", ctx)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.ClickException(f"cannot write to --out {out_dir}: it is a file, not a folder")
     try:
+        from dataclasses import replace
+
+        from extract.ingest import Limits
         from extract.runner import RunOptions
+
+        limits = Limits()
+        if max_file_mb is not None:
+            cap = int(max_file_mb * 1024 * 1024)
+            limits = replace(limits, max_document_bytes=cap, max_file_bytes=max(cap, limits.max_file_bytes))
 
         pipeline_args: dict[str, object] = {"extractor": extractor}
         if model_path is not None:
@@ -122,20 +152,25 @@ def extract(
             rebuild=rebuild,
             batch_inputs=batch_size,
             audit=audit,
+            limits=limits,
             pipeline_args=pipeline_args,
         )
         stats = _run_extract(inputs, out_dir, options, progress)
     except KeyboardInterrupt:  # before the run began, or while it was exporting
         click.echo("interrupted; what was committed is kept", err=True)
         ctx.exit(130)
+    unchanged = f", {stats.unchanged_errors} errors kept from unchanged files" if stats.unchanged_errors else ""
     click.echo(
         f"{stats.documents} documents, {stats.figures} figures, {stats.rejected} rejected, "
-        f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged) "
+        f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged{unchanged}) "
         f"in {stats.seconds:.1f}s → {out_dir}",
         err=True,
     )
     if stats.status == "interrupted":
         ctx.exit(130)
+    if strict and stats.errors + stats.unchanged_errors:
+        click.echo(f"--strict: inputs failed; see {out_dir / 'errors.csv'}", err=True)
+        ctx.exit(1)
 
 
 def _run_extract(inputs: tuple[Path, ...], out_dir: Path, options: RunOptions, progress: bool | None) -> RunStats:
@@ -153,10 +188,16 @@ def _run_extract(inputs: tuple[Path, ...], out_dir: Path, options: RunOptions, p
             enabled=tty,
             total=count_inputs(inputs) if tty else None,
         )
+    import duckdb
+
     try:
         return run(inputs, out_dir, options, reporter)
     except (StoreError, EngineUnavailable, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+        # inputs that cannot be read become rows in errors: what escapes is the output failing
+        detail = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.ClickException(f"cannot write the output in {out_dir}: {detail}") from exc
     finally:
         if reporter is not None:
             reporter.close()

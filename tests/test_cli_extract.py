@@ -132,7 +132,7 @@ def test_scheduler_needs_the_dask_engine(tmp_path: Path) -> None:
             "--no-progress",
         ],
     )
-    assert result.exit_code == 1 and "--engine dask" in result.output
+    assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output  # a usage error
 
 
 def test_export_without_a_store(tmp_path: Path) -> None:
