@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract.ingest import IngestError, Limits, iter_inputs, read_bytes, shown_path
+from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, shown_path
 from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
@@ -208,16 +208,19 @@ def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str
 
 
 def _read_file(path: str, limits: Limits) -> bytes:
+    # a document over its limit is refused by its size, before a byte is read
+    suffix = Path(path).suffix
+    cap = limits.max_bytes(suffix)
     try:
         size = os.stat(path).st_size
-        if size > limits.max_file_bytes:
-            raise IngestError("ingest", f"file is {size:,} bytes, over the {limits.max_file_bytes:,} byte limit")
+        if size > cap:
+            raise IngestError("ingest", over_limit_reason(size, suffix, limits))
         with open(path, "rb") as fh:
-            data = fh.read(limits.max_file_bytes + 1)
+            data = fh.read(cap + 1)
     except OSError as exc:
         raise IngestError("ingest", f"cannot read file: {exc.strerror or exc}") from exc
-    if len(data) > limits.max_file_bytes:
-        raise IngestError("ingest", f"file grew over the {limits.max_file_bytes:,} byte limit while read")
+    if len(data) > cap:
+        raise IngestError("ingest", f"file grew over the {cap:,} byte limit while read")
     return data
 
 

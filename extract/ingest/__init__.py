@@ -20,6 +20,7 @@ Readers import their third-party libraries lazily, so importing this package is 
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "ReadResult",
     "iter_inputs",
     "load_ingest_rules",
+    "over_limit_reason",
     "read_bytes",
     "read_inputs",
     "read_path",
@@ -205,6 +207,8 @@ def _os_reason(exc: OSError) -> str:
         return "permission denied"
     if isinstance(exc, FileNotFoundError):
         return "no such file or directory"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop (too many levels of symbolic links)"
     return exc.strerror or str(exc) or exc.__class__.__name__
 
 
@@ -359,7 +363,7 @@ def read_path(
     try:
         size = path.stat().st_size
         if size > cap:
-            raise IngestError("ingest", _over(size, suffix, limits))
+            raise IngestError("ingest", over_limit_reason(size, suffix, limits))
         with path.open("rb") as fh:
             data = fh.read(cap + 1)
     except OSError as exc:
@@ -369,7 +373,7 @@ def read_path(
     return read_bytes(data, suffix, shown, limits, rules=rules)
 
 
-def _over(size: int, suffix: str, limits: Limits) -> str:
+def over_limit_reason(size: int, suffix: str, limits: Limits) -> str:
     """Why a file over its size limit is refused, naming the limit and the option that sets it."""
     if suffix.lower() == ".zip" or limits.max_file_bytes <= limits.max_document_bytes:
         return f"file is {_size(size)}, over the {_size(limits.max_file_bytes)} limit"
@@ -404,7 +408,7 @@ def read_bytes(
     if not data:
         raise IngestError("ingest", "empty file")
     if len(data) > limits.max_bytes(suffix):
-        raise IngestError("ingest", _over(len(data), suffix, limits))
+        raise IngestError("ingest", over_limit_reason(len(data), suffix, limits))
     warnings: list[ErrorRow] = []  # the document is read, but not all of it (bytes replaced)
     if fmt in ("txt", "md"):
         from extract.ingest.text import read_text
