@@ -105,22 +105,14 @@ class MetricRule(_Strict):
     name: str = ""
     metric: str
     kind: Literal["phrase", "regex"] = "phrase"
-    cues: list[str] = Field(
-        min_length=1, description="phrases (or regexes, kind: regex) that point to the metric"
-    )
+    cues: list[str] = Field(min_length=1, description="phrases (or regexes, kind: regex) that point to the metric")
     side: Literal["before", "after", "either"] = "before"
-    window: int = Field(
-        default=12, ge=0, le=80, description="how many characters may stand between cue and number"
-    )
+    window: int = Field(default=12, ge=0, le=80, description="how many characters may stand between cue and number")
     units: list[str] = Field(
         default_factory=list, description="units it accepts; empty: any unit its metric's class allows"
     )
-    context: list[str] = Field(
-        default_factory=list, description="one of these must stand earlier in the sentence"
-    )
-    block: list[str] = Field(
-        default_factory=list, description="none of these may stand between cue and number"
-    )
+    context: list[str] = Field(default_factory=list, description="one of these must stand earlier in the sentence")
+    block: list[str] = Field(default_factory=list, description="none of these may stand between cue and number")
     priority: int = Field(default=0, description="breaks ties between rules at the same distance")
 
     @model_validator(mode="after")
@@ -185,22 +177,19 @@ class NonFigures(_Strict):
 class StatusRules(_Strict):
     kind: Literal["status"]
     plan_cues: list[str]
+    nominal_plan_cues: list[str] = Field(
+        default_factory=list, description="nouns (预算) that make a plan only of the number they name"
+    )
     plan_cue_exceptions: list[str] = Field(
         default_factory=list, description="words that hold a plan cue but are none (将近)"
     )
     plan_sections: list[Regex] = Field(description="headings that open a section about later periods")
-    section_heading: Regex = Field(
-        description="what any top-level heading looks like (closes a plan section)"
-    )
+    section_heading: Regex = Field(description="what any top-level heading looks like (closes a plan section)")
     prior_cues: list[str]
     prior_window: int = Field(ge=0, le=40)
-    current_cues: list[str] = Field(
-        default_factory=list, description="words of the period reported (今年, 目前)"
-    )
+    current_cues: list[str] = Field(default_factory=list, description="words of the period reported (今年, 目前)")
     change_words: list[str] = Field(description="a change between a prior cue and the number keeps it actual")
-    plan_blockers: list[str] = Field(
-        description="words after a plan cue that show the sentence reports a result"
-    )
+    plan_blockers: list[str] = Field(description="words after a plan cue that show the sentence reports a result")
     clause_breaks: str = Field(description="characters that end the reach of a plan cue")
 
     @field_validator("plan_sections", "section_heading")
@@ -229,9 +218,7 @@ class FurnitureRule(_Strict):
 class Furniture(_Strict):
     kind: Literal["furniture"]
     rules: list[FurnitureRule]
-    repeated_line_min: int = Field(
-        ge=2, description="a short line seen this often in one file is a watermark"
-    )
+    repeated_line_min: int = Field(ge=2, description="a short line seen this often in one file is a watermark")
     repeated_line_max_chars: int = Field(ge=1)
 
 
@@ -247,9 +234,7 @@ class DocTypeRule(_Strict):
         "other",
     ]
     title_cues: list[str] = Field(default_factory=list)
-    body_cues: list[str] = Field(
-        default_factory=list, description="cues anywhere in the first part of the text"
-    )
+    body_cues: list[str] = Field(default_factory=list, description="cues anywhere in the first part of the text")
 
 
 class DocumentRules(_Strict):
@@ -259,16 +244,10 @@ class DocumentRules(_Strict):
     doc_types: list[DocTypeRule]
     union_words: list[str] = Field(description="words that make a summary a union one")
     organisation: Regex = Field(description="an organisation name; group 'org'")
-    org_name_pos: list[str] = Field(
-        description="part-of-speech flags (prefixes) every word of a name may have"
-    )
-    org_levels: dict[str, list[str]] = Field(
-        description="level → name endings that show it, first match wins"
-    )
+    org_name_pos: list[str] = Field(description="part-of-speech flags (prefixes) every word of a name may have")
+    org_levels: dict[str, list[str]] = Field(description="level → name endings that show it, first match wins")
     region: Regex = Field(description="a place name that the organisation name starts with; group 'region'")
-    year: list[Regex] = Field(
-        description="phrases stating the year covered; group 'year' (may be a placeholder)"
-    )
+    year: list[Regex] = Field(description="phrases stating the year covered; group 'year' (may be a placeholder)")
     date: Regex = Field(description="a report date line: groups y, m, d in Arabic or Chinese numerals")
     retrospective_types: list[str] = Field(description="document types that report on the year before their date")
 
@@ -295,9 +274,10 @@ class Qualifiers(_Strict):
     candidate_marker: Regex
     subset_words: list[str]
     scope_words: list[str]
-    shared_value_words: list[str] = Field(
-        description="between cues and one number: it counts for each (均, 都)"
+    respectively_words: list[str] = Field(
+        description="A和B分别为X、Y: the numbers after it go to the statistics before"
     )
+    shared_value_words: list[str] = Field(description="between cues and one number: it counts for each (均, 都)")
 
     @field_validator("candidate_marker")
     @classmethod

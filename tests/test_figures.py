@@ -247,3 +247,30 @@ def test_traditional_text_uses_the_same_rules(run) -> None:
 
 def test_text_without_figures_yields_nothing(run) -> None:
     assert run("") == [] and run("工会工作取得新成效。") == []
+
+
+def test_respectively_distributes_over_the_named_statistics(run) -> None:
+    figures = run("工资专项集体合同和女职工专项集体合同分别为812份、640份。")
+    assert [(f.surface, f.metric) for f in figures] == [
+        ("812份", "cb.wage_contracts"),
+        ("640份", "cb.special_contracts"),
+    ]
+
+
+def test_a_budget_is_a_plan_only_of_the_figure_it_names(run) -> None:
+    figures = run("经费收入决算398.62万元，为年初预算372万元的107.2%。")
+    assert [f.status for f in figures] == ["actual", "plan", "actual"]
+
+
+def test_a_table_is_read_by_its_column_headers(run) -> None:
+    text = "候选人\t同意\t反对\t弃权\n张三\t108\t3\t2\n李四\t101\t7\t5\n"
+    figures = run(text)
+    assert [(f.value, f.metric, f.qualifier) for f in figures] == [
+        (108, "votes.for", "张三"),
+        (3, "votes.against", "张三"),
+        (2, "votes.abstain", "张三"),
+        (101, "votes.for", "李四"),
+        (7, "votes.against", "李四"),
+        (5, "votes.abstain", "李四"),
+    ]
+    assert all(text[f.start : f.end] == f.surface for f in figures)

@@ -62,6 +62,7 @@ class RuleExtractor:
         self.subset = regex.compile("|".join(regex.escape(w) for w in q.subset_words))
         self.scope = regex.compile("|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True)))
         self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
+        self.respectively = regex.compile("|".join(regex.escape(w) for w in q.respectively_words))
         self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
         self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
         self.narrowing = {(r.from_metric, r.to_metric) for r in rules.refinements}
@@ -124,7 +125,9 @@ class RuleExtractor:
             return self._table_figures(doc, cand, table, sections, default_status)
         others = tuple(s for s in spans if sent_start <= s[0] and s[1] <= sent_end and s[0] != cand.start)
         matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, others)
-        chosen = self._shared(matches, text, cand) if matches else []
+        chosen = self._respectively(text, cand, sent_start, spans) or (
+            self._shared(matches, text, cand) if matches else []
+        )
         if not chosen:
             chosen = [matches[0]] if matches else [None]
         status = self.status(text, cand.start, cand.end, sections, default_status)
@@ -279,6 +282,22 @@ class RuleExtractor:
             if metric == source and cues.search(text, start, end):
                 return rule_id, target
         return None
+
+    def _respectively(
+        self, text: str, cand: Candidate, sent_start: int, spans: tuple[tuple[int, int], ...]
+    ) -> list[MetricMatch]:
+        """ "A和B分别为X、Y": the k-th number after 分别 takes the k-th statistic named before it."""
+        left = text[sent_start : cand.start]
+        hit = None
+        for hit in self.respectively.finditer(left):
+            pass
+        if hit is None:
+            return []
+        word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
+        k = sum(1 for s, _ in spans if word_end <= s < cand.start)
+        clause_start = _back_to(text, word_start, SENTENCE_BREAKS + ";；")
+        named = self.metrics.cues_in(cand, text, clause_start, word_start)
+        return [named[k]] if len(named) >= 2 and k < len(named) else []
 
     def _shared(self, matches: list[MetricMatch], text: str, cand: Candidate) -> list[MetricMatch]:
         """One number stated for several statistics ("建会率和入会率均达95%"): one row per statistic."""

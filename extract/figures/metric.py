@@ -127,6 +127,26 @@ class MetricAssigner:
                 found.append(best)
         return sorted(found, key=lambda m: m.score)
 
+    def cues_in(self, cand: Candidate, text: str, start: int, end: int) -> list[MetricMatch]:
+        """The statistics named in ``text[start:end]`` whose unit fits ``cand``, in text order: the list
+        "A和B分别为…" distributes over. A cue inside a longer one (集体合同 in 工资专项集体合同) is not
+        a statistic of its own."""
+        hits = [
+            MetricMatch(c.rule.id, c.rule.metric, hit.group(), hit.start(), hit.end(), 0, 0.0)
+            for c in self.compiled
+            if c.rule.side != "after" and self._unit_fits(c, cand)
+            for hit in c.cues.finditer(text, start, end, overlapped=True)
+        ]
+        outer = [
+            h
+            for h in hits
+            if not any(o.cue_start <= h.cue_start and h.cue_end <= o.cue_end and len(o.cue) > len(h.cue) for o in hits)
+        ]
+        first: dict[str, MetricMatch] = {}
+        for h in sorted(outer, key=lambda m: m.cue_start):
+            first.setdefault(h.metric, h)
+        return sorted(first.values(), key=lambda m: m.cue_start)
+
     @staticmethod
     def _unit_fits(c: _Compiled, cand: Candidate) -> bool:
         if not cand.unit:

@@ -25,6 +25,7 @@ class StatusAssigner:
         self.plan = _phrases(rules.plan_cues)
         self.plan_exceptions = _phrases(rules.plan_cue_exceptions) if rules.plan_cue_exceptions else None
         self.blockers = _phrases(rules.plan_blockers)
+        self.nominal = _phrases(rules.nominal_plan_cues) if rules.nominal_plan_cues else None
         self.prior = _phrases(rules.prior_cues)
         self.change = _phrases(rules.change_words)
         self.current = _phrases(rules.current_cues) if rules.current_cues else None
@@ -50,13 +51,28 @@ class StatusAssigner:
         clause_start = start
         while clause_start > 0 and text[clause_start - 1] not in self.breaks:
             clause_start -= 1
-        cue = self._plan_cue(text, clause_start, start)
+        cue = self._plan_cue(text, clause_start, start) or self._nominal_plan_cue(text, clause_start, start)
         if cue:
             return StatusDecision("plan", cue)
         for s, e, heading in sections:
             if s <= start < e:
                 return StatusDecision("plan", heading)
         return StatusDecision(default, None)
+
+    def _nominal_plan_cue(self, text: str, clause_start: int, start: int) -> str | None:
+        """A noun like 预算 makes a plan of the number it names, not of every number after it."""
+        if self.nominal is None:
+            return None
+        last = None
+        for hit in self.nominal.finditer(text, clause_start, start):
+            last = hit
+        if last is None or any(ch.isdigit() for ch in text[last.end() : start]):
+            return None
+        if self.plan_exceptions and any(
+            m.start() <= last.start() < m.end() for m in self.plan_exceptions.finditer(text, clause_start, start)
+        ):
+            return None
+        return last.group()
 
     def _plan_cue(self, text: str, clause_start: int, start: int) -> str | None:
         left = text[clause_start:start]
