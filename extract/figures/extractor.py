@@ -286,13 +286,11 @@ class RuleExtractor:
     def _respectively(
         self, text: str, cand: Candidate, sent_start: int, spans: tuple[tuple[int, int], ...]
     ) -> list[MetricMatch]:
-        """ "A和B分别为X、Y": the k-th number after 分别 takes the k-th statistic named before it."""
-        left = text[sent_start : cand.start]
-        hit = None
-        for hit in self.respectively.finditer(left):
-            pass
-        if hit is None:
+        """A和B分别为X、Y: the k-th number after 分别 takes the k-th statistic named before it."""
+        hits = list(self.respectively.finditer(text[sent_start : cand.start]))
+        if not hits:
             return []
+        hit = hits[-1]
         word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
         k = sum(1 for s, _ in spans if word_end <= s < cand.start)
         clause_start = _back_to(text, word_start, SENTENCE_BREAKS + ";；")
