@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, shown_path
+from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, read_capped, shown_path
 from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
@@ -216,7 +216,7 @@ def _read_file(path: str, limits: Limits) -> bytes:
         if size > cap:
             raise IngestError("ingest", over_limit_reason(size, suffix, limits))
         with open(path, "rb") as fh:
-            data = fh.read(cap + 1)
+            data = read_capped(fh, size, cap)
     except OSError as exc:
         raise IngestError("ingest", f"cannot read file: {exc.strerror or exc}") from exc
     if len(data) > cap:

@@ -29,7 +29,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -50,6 +50,7 @@ __all__ = [
     "load_ingest_rules",
     "over_limit_reason",
     "read_bytes",
+    "read_capped",
     "read_inputs",
     "read_path",
     "shown_path",
@@ -365,12 +366,25 @@ def read_path(
         if size > cap:
             raise IngestError("ingest", over_limit_reason(size, suffix, limits))
         with path.open("rb") as fh:
-            data = fh.read(cap + 1)
+            data = read_capped(fh, size, cap)
     except OSError as exc:
         raise IngestError("ingest", f"cannot read file: {_os_reason(exc)}") from exc
     if len(data) > cap:
         raise IngestError("ingest", f"file is over the {_size(cap)} limit")
     return read_bytes(data, suffix, shown, limits, rules=rules)
+
+
+def read_capped(fh: BinaryIO, size: int, cap: int) -> bytes:
+    """Read an open file of ``size`` bytes (as ``stat`` said), but never more than ``cap + 1``.
+
+    ``read(n)`` allocates ``n`` bytes before it reads, so asking for the cap itself would take
+    the cap's memory for every small file; this asks for the size, and for more only if the
+    file grew meanwhile.
+    """
+    data = fh.read(min(size, cap) + 1)
+    if len(data) > size:
+        data += fh.read(cap + 1 - len(data))
+    return data
 
 
 def over_limit_reason(size: int, suffix: str, limits: Limits) -> str:
