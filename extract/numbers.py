@@ -61,6 +61,8 @@ def chinese_to_int(text: str) -> int | None:
     [10, 12, 23, 105, 2000, 35000, 120000000]
     >>> chinese_to_int("二〇〇九"), chinese_to_int("二OO九"), chinese_to_int("二00九")
     (2009, 2009, 2009)
+    >>> chinese_to_int("一万亿二千三百亿"), chinese_to_int("二万三千亿"), chinese_to_int("一万亿零五")
+    (1230000000000, 2300000000000, 1000000000005)
     >>> chinese_to_int("万"), chinese_to_int("abc")
     (None, None)
     """
@@ -88,7 +90,8 @@ def chinese_to_int(text: str) -> int | None:
             section += digit or 0
             scale = LARGE_UNITS[ch]
             if scale == 100_000_000:
-                total = (total + section) * scale
+                # 一万亿: everything so far is counted in 亿; 一万亿二亿: only the new section is
+                total = (total + section) * scale if total < scale else total + section * scale
             else:
                 total += section * scale
             section = 0

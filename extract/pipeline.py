@@ -81,7 +81,8 @@ def raw_from_text(text: str, doc_id: str = "text", source_path: str | None = Non
         text=text,
         format="text",
         encoding=None,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        # surrogatepass: a str from the caller may hold lone surrogates (surrogateescape'd bytes)
+        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
     )
 
 
