@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument("--scaling-mb", type=int, default=50, help="size for the 1 vs 2 worker runs")
     parser.add_argument("--workers", type=int, default=2, help="workers for the linearity runs")
     parser.add_argument("--profile-mb", type=float, default=1.0)
-    parser.add_argument("--audit-max-mb", type=int, default=50, help="time the audit over stores up to this size")
+    parser.add_argument("--audit-max-mb", type=int, default=10, help="time the audit over stores up to this size")
     parser.add_argument("--shard-mb", type=int, default=10)
     parser.add_argument("--data", type=Path, default=HERE / "data" / "archive")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")

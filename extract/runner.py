@@ -69,7 +69,7 @@ class RunOptions:
     chunk_bytes: int = 1 << 20  # ~5 s of work: what Ctrl-C may wait for
     export: tuple[str, ...] = ("csv", "parquet")
     audit: bool = True
-    memory_limit: str = "256MB"
+    memory_limit: str = "128MB"  # DuckDB's, while the workers run; more for the audit and exports
     pipeline_args: dict[str, Any] = field(default_factory=dict)  # Pipeline(**...): extractor, model_path
 
 
@@ -532,7 +532,8 @@ class Runner:
                 self.stats.seconds,
             )
             started = time.monotonic()
-            audit = run_audit_hook(store) if opts.audit else None
+            with store.roomy():  # the workers are gone: the whole-store audit may use more memory
+                audit = run_audit_hook(store) if opts.audit else None
             log.info("audit (%s) in %.1fs", audit, time.monotonic() - started)
             self._finish(store, status, audit)
             if opts.export:

@@ -14,6 +14,7 @@ name and renamed, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -227,13 +228,23 @@ class Decision:
 class Store:
     """``DIR/zongjie.duckdb``; one writer process at a time (DuckDB locks the file).
 
-    Use as a context manager. ``memory_limit`` caps DuckDB's buffer pool so a large archive
-    keeps the process small; DuckDB spills to a temp folder beside the database beyond it.
+    Use as a context manager. ``memory_limit`` caps DuckDB's buffer pool while a run's workers are
+    alive, so a large archive keeps the process tree small; DuckDB spills to a temp folder beside
+    the database beyond it. The whole-store passes after the workers have gone (sorting for the
+    exports, the audit's reads) get ``roomy_memory_limit`` (see :meth:`roomy`).
     """
 
     def __init__(
-        self, directory: Path | str, *, memory_limit: str = "256MB", threads: int = 1, read_only: bool = False
+        self,
+        directory: Path | str,
+        *,
+        memory_limit: str = "128MB",
+        roomy_memory_limit: str = "384MB",
+        threads: int = 1,
+        read_only: bool = False,
     ) -> None:
+        self.memory_limit = memory_limit
+        self.roomy_memory_limit = roomy_memory_limit
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         if read_only and not self.path.exists():
@@ -559,6 +570,15 @@ class Store:
 
     # -- exports -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def roomy(self) -> Iterator[None]:
+        """A larger DuckDB memory limit for whole-store passes, when no worker shares the machine."""
+        self.con.execute(f"SET memory_limit = '{self.roomy_memory_limit}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
+
     def export(
         self,
         directory: Path | None = None,
@@ -567,6 +587,12 @@ class Store:
         xlsx_max_rows: int = EXCEL_MAX_ROWS,
     ) -> list[Path]:
         """Write every table of the store to ``directory`` (default: the store's folder)."""
+        with self.roomy():
+            return self._export(directory, formats, xlsx_path, xlsx_max_rows)
+
+    def _export(
+        self, directory: Path | None, formats: Iterable[str], xlsx_path: Path | None, xlsx_max_rows: int
+    ) -> list[Path]:
         directory = Path(directory or self.directory)
         directory.mkdir(parents=True, exist_ok=True)
         written = []
