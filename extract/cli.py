@@ -52,6 +52,12 @@ def cli(verbose: int) -> None:
     "errors. [default: 64]",
 )
 @click.option(
+    "--max-chars",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Longest text of one document, in characters; longer ones go to errors. [default: 1000000]",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",
@@ -105,6 +111,7 @@ def extract(
     workers: int | None,
     strict: bool,
     max_file_mb: float | None,
+    max_chars: int | None,
     engine: str,
     scheduler: str | None,
     rebuild: bool,
@@ -141,6 +148,8 @@ def extract(
         if max_file_mb is not None:
             cap = int(max_file_mb * 1024 * 1024)
             limits = replace(limits, max_document_bytes=cap, max_file_bytes=max(cap, limits.max_file_bytes))
+        if max_chars is not None:
+            limits = replace(limits, max_text_chars=max_chars)
 
         pipeline_args: dict[str, object] = {"extractor": extractor}
         if model_path is not None:

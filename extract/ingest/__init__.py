@@ -101,7 +101,9 @@ class Limits:
     ``max_file_bytes`` bounds any file read from disk, a .zip included; ``max_document_bytes``
     bounds one document (a .txt/.md/.html/.docx/.pdf file or zip member, and each part of a
     .docx once decompressed); ``max_text_chars`` bounds the text one document gives, so the
-    text stages (which hold an offset map of the whole text) keep memory and time bounded. A
+    text stages (which hold an offset map of the whole text, and whose time grows faster than
+    the text: 1M characters take about 2 minutes and 150 MB, docs/robustness.md) keep memory
+    and time bounded. A
     .txt/.md over ``4 * max_text_chars`` bytes is refused before it is decoded (no supported
     encoding takes more than 4 bytes a character).
     ``max_zip_ratio`` is checked for every member larger than ``ratio_floor_bytes`` (small
@@ -111,7 +113,7 @@ class Limits:
 
     max_file_bytes: int = 200 * _MIB
     max_document_bytes: int = 64 * _MIB
-    max_text_chars: int = 2_000_000
+    max_text_chars: int = 1_000_000
     max_zip_entries: int = 10_000
     max_zip_total_bytes: int = 1024 * _MIB
     max_zip_ratio: float = 200.0
@@ -431,7 +433,7 @@ def read_bytes(
             raise IngestError(
                 "ingest",
                 f"text file is {_size(len(data))}, so over {limits.max_text_chars:,} characters, "
-                "the limit for one document; not read",
+                "the limit for one document (zongjie extract --max-chars); not read",
             )
         doc = read_text(data, source_path, fmt=fmt, warnings=warnings)
     elif fmt == "docx":
@@ -450,7 +452,7 @@ def read_bytes(
         raise IngestError(
             "ingest",
             f"text is {len(doc.text):,} characters, over the {limits.max_text_chars:,}-character limit "
-            "for one document; not read",
+            "for one document (zongjie extract --max-chars); not read",
         )
     return ReadResult([doc], warnings)
 

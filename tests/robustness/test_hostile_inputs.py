@@ -294,6 +294,18 @@ CASES = [
         args=("--max-file-mb", "1"),
     ),
     Case(
+        "long-text-over-max-chars",
+        write("long.md", ((SAMPLE.read_text(encoding="utf-8") + "\n") * 4).encode("gb18030")),
+        [
+            (
+                "long.md",
+                "ingest",
+                r"^text is 5,188 characters, over the 5,000-character limit for one document \(zongjie",
+            )
+        ],
+        args=("--max-chars", "5000"),
+    ),
+    Case(
         "truncated-docx",
         truncated(DOCX, "cut.docx", 0.6),
         [("cut.docx", "ingest", r"^not a valid \.docx \(zip central directory missing; truncated or not a zip\)$")],
@@ -469,7 +481,7 @@ def refused(path: Path) -> tuple[str, int, float]:
 def test_one_long_line_with_the_default_limits(tmp_path: Path, clean_figures: pd.DataFrame) -> None:
     """The default limits are sane for a 100 MB line: refused by its size before a byte is read;
     a 10 MB line (under the 64 MiB document limit) is read as bytes and refused before decoding,
-    as it must hold over 2,000,000 characters. Memory and time stay at the bytes, at most."""
+    as it must hold over 1,000,000 characters. Memory and time stay at the bytes, at most."""
     archive = tmp_path / "archive"
     copy_good(archive / "good")
     size = write_line(archive / "line-100mb.txt", 100)
@@ -480,7 +492,10 @@ def test_one_long_line_with_the_default_limits(tmp_path: Path, clean_figures: pd
 
     size = write_line(archive / "line-10mb.txt", 10)
     reason10, peak, seconds = refused(archive / "line-10mb.txt")
-    assert reason10 == "text file is 10 MiB, so over 2,000,000 characters, the limit for one document; not read"
+    assert reason10 == (
+        "text file is 10 MiB, so over 1,000,000 characters, the limit for one document (zongjie extract --max-chars); "
+        "not read"
+    )
     assert peak < size + MIB and seconds < 5  # the bytes once: never decoded
 
     result = zongjie_extract([archive], tmp_path / "out")
