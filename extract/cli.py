@@ -251,13 +251,33 @@ def export(directory: Path, formats: tuple[str, ...], output: Path | None) -> No
 
 @cli.command()
 @click.argument("text")
-def explain(text: str) -> None:
+@click.option(
+    "--extractor",
+    type=click.Choice(["rules", "model", "hybrid"]),
+    default="rules",
+    show_default=True,
+    help="Figure extractor; with model/hybrid a figure the model decided says so in its reason.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Trained model for --extractor model/hybrid (default: the packaged one).",
+)
+def explain(text: str, extractor: str, model_path: Path | None) -> None:
     """Show each candidate number in TEXT, the rules that fired, and why it was kept or rejected.
 
     Example:
         zongjie explain "签订工资专项集体合同31份，覆盖职工3697人"
+        zongjie explain --extractor hybrid "慰问困难职工56户"
     """
-    pipeline = Pipeline()
+    from extract.model.predict import ModelNotFound
+
+    try:
+        pipeline = Pipeline(extractor=extractor, model_path=model_path)
+    except ModelNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
     for doc, extraction in pipeline.explain(raw_from_text(text, "explain")):
         click.echo(f"# {doc.meta.doc_id} ({doc.meta.doc_type})")
         for d in extraction.decisions:
@@ -455,6 +475,57 @@ def export_gold_cmd(directory: Path, out_dir: Path | None, all_documents: bool) 
         click.echo(str(path))
     if not written:
         click.echo("no reviewed documents yet (use --all for every document)", err=True)
+
+
+@cli.command()
+@click.option(
+    "--gold",
+    "gold_roots",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A folder searched for *.gold.jsonl beside their .txt (folders named heldout are skipped), "
+    "or one gold file; repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the trained model.",
+)
+@click.option("--seed", default=0, show_default=True, help="Random seed: the same gold and seed give the same model.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Training epochs (default: the tuned value).")
+@click.option(
+    "--folds",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Folds for the out-of-fold measurement that sets the hybrid's thresholds (0: skip it).",
+)
+def train(gold_roots: tuple[Path, ...], out_dir: Path, seed: int, epochs: int | None, folds: int) -> None:
+    """Train the figure model (metric and status classifiers) on gold annotations; print a JSON summary.
+
+    Example:
+        zongjie train --gold corpus/ --out model/
+        zongjie extract corpus/ --out out --extractor hybrid --model model/
+    """
+    import json
+    from dataclasses import replace
+
+    from extract.model.train import TrainSettings, train_model
+
+    settings = replace(TrainSettings(), seed=seed)
+    if epochs is not None:
+        settings = replace(settings, epochs=epochs)
+    try:
+        summary = train_model(gold_roots, out_dir, settings=settings, folds=folds)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    shown = {k: summary[k] for k in ("out", "examples", "unaligned", "seconds", "policy")}
+    if "out_of_fold" in summary:
+        shown["out_of_fold"] = {k: summary["out_of_fold"][k] for k in ("rules", "hybrid", "model")}
+    click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
 
 
 def main() -> None:

@@ -5,13 +5,13 @@ non-figures); they differ in who decides the metric and the status:
 
 - ``model``: the model decides every figure's metric (and status, when it has that component);
 - ``hybrid``: the rules decide, and the model decides only where the rules have no metric
-  (``rules:fallback``) or only a weak one (confidence below a threshold), and only where the
-  model itself is confident.
+  (``rules:fallback``) or only a weak one (confidence below a threshold), and for status only
+  where the rules found no cue, in each case only where the model itself is confident enough.
 
-A figure the model decided says so in its ``extractor`` column (``model:metric``,
-``model:status``, ``hybrid:metric`` where it overrode a weak rule) and carries the model's
-probability in ``confidence``. The model only ever chooses among metrics whose unit class fits
-the figure's unit, so its figures validate like the rules' own.
+A figure the model decided says so in its ``extractor`` column (``model:metric`` where the rules
+had none, ``hybrid:metric`` where it overrode a weak rule, ``model:status``) and carries the
+model's probability in ``confidence``. The model only ever chooses among metrics whose unit
+class fits the figure's unit, so its figures validate like the rules' own.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from extract.figures.extractor import Decision, Extraction, RuleExtractor, _figure_id
 from extract.model.context import figure_context
-from extract.model.predict import FigureModel
+from extract.model.predict import FigureModel, Prediction
 from extract.rules import RuleSet
 from extract.text.documents import PreparedDocument
 from schemas.figures import Figure
@@ -35,38 +36,61 @@ log = logging.getLogger(__name__)
 
 EXTRACTORS = ("rules", "model", "hybrid")
 FALLBACK = "rules:fallback"
+NEVER = 1.01  # a probability threshold no prediction reaches
 
 
 @dataclass(frozen=True)
 class HybridPolicy:
     """When the model's answer replaces the rules' in ``hybrid`` mode.
 
-    The defaults are the values the training command measured out of fold on the training gold
-    (``zongjie.json`` in the model folder overrides them): the model is right often enough to
-    fill a gap only when it is fairly sure, and a rule is wrong often enough to be overridden
-    only when its cue is far from the number or the figure has no measure word.
+    The values in use are those ``zongjie train`` measured out of fold on the training gold and
+    wrote to the model's ``zongjie.json`` (the thresholds that gave the best metrics F1 there,
+    the most cautious among equals). These defaults apply to a model trained without that
+    measurement, and are deliberately cautious: fill a gap only when fairly sure, override no rule.
     """
 
     # A rules:fallback figure (metric "other") takes the model's metric at this probability.
-    fallback_min: float = 0.5
-    # A rule's metric at a confidence below this is open to the model ...
-    rule_confidence_below: float = 0.8
+    fallback_min: float = 0.6
+    # A rule's metric at a confidence below this is open to the model (0: never) ...
+    rule_confidence_below: float = 0.0
     # ... which overrides it only at this probability.
-    override_min: float = 0.8
-    # Status: where the rules found no cue, the model's non-default status at this probability
-    # (1.01: never, unless the training measurement showed that it helps).
-    status_min: float = 1.01
+    override_min: float = NEVER
+    # A figure whose status no rule cue decided takes the model's status at this probability.
+    status_min: float = NEVER
 
     @classmethod
-    def from_meta(cls, meta: dict[str, object]) -> HybridPolicy:
+    def from_meta(cls, meta: dict[str, Any]) -> HybridPolicy:
         values = meta.get("policy") or {}
-        assert isinstance(values, dict)
-        known = {k: float(v) for k, v in values.items() if k in cls.__dataclass_fields__}
+        known = {f.name: float(values[f.name]) for f in fields(cls) if f.name in values}
         return cls(**known)
+
+    def metric_open(self, fig: Figure) -> bool:
+        return fig.extractor == FALLBACK or fig.confidence < self.rule_confidence_below
+
+    def takes_metric(self, fig: Figure, answer: Prediction) -> bool:
+        if answer.label == fig.metric:
+            return False
+        if fig.extractor == FALLBACK:
+            return answer.label != "other" and answer.confidence >= self.fallback_min
+        return fig.confidence < self.rule_confidence_below and answer.confidence >= self.override_min
+
+    def takes_status(self, fig: Figure, answer: Prediction, cue: str | None) -> bool:
+        return cue is None and answer.label != fig.status and answer.confidence >= self.status_min
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The model's view of one of the rules' figures."""
+
+    figure: Figure
+    span: tuple[int, int]  # in the document's normalised text, as the rules' decisions have it
+    metric: Prediction | None
+    status: Prediction | None
+    status_cue: str | None  # the rules' status cue, if one decided the status
 
 
 class ModelExtractor:
-    """``extractor(doc)`` → the rules' figures with the model's metric (``hybrid=False``: for all)."""
+    """``extractor(doc)`` → the rules' figures with the model's decisions (``hybrid=False``: all)."""
 
     def __init__(
         self,
@@ -84,11 +108,10 @@ class ModelExtractor:
         self.rule_extractor = rule_extractor or RuleExtractor(rules)
         self.validation_context = self.rule_extractor.validation_context
         self.has_status = "status" in model.components
-        unit_classes = self.rule_extractor.unit_classes
         labels = set(model.labels("metric"))
         # The metrics each unit may take (a figure without a unit may take any).
         self.allowed: dict[str, frozenset[str]] = {}
-        for unit, classes in unit_classes.items():
+        for unit, classes in self.rule_extractor.unit_classes.items():
             fits = {
                 m
                 for m, spec in rules.taxonomy.metrics.items()
@@ -98,78 +121,69 @@ class ModelExtractor:
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
         extraction = self.rule_extractor(doc)
-        figures = extraction.figures
-        if not self.hybrid:
-            figures = _one_per_span(figures)
-        metric_todo = [i for i, f in enumerate(figures) if self._metric_open(f)]
-        status_todo = [i for i, f in enumerate(figures) if self.has_status and self._status_open(f)]
-        if not metric_todo and not status_todo:
+        if self.hybrid:
+            figures = extraction.figures
+            metric_open = [self.policy.metric_open(f) for f in figures]
+            status_open = [self.has_status and self.policy.status_min < NEVER] * len(figures)
+        else:
+            figures = _one_per_span(extraction.figures)
+            metric_open = [True] * len(figures)
+            status_open = [self.has_status] * len(figures)
+        if not any(metric_open) and not any(status_open):
             return extraction
-        index = doc.text.index
-        text = doc.text.text
-        contexts: dict[int, str] = {}
-        spans: dict[int, tuple[int, int]] = {}  # in the normalised text, as the decisions have them
-        for i in sorted(set(metric_todo) | set(status_todo)):
-            f = figures[i]
-            start = bisect_left(index, f.start)
-            end = bisect_left(index, f.end - 1) + 1
-            spans[i] = (start, end)
-            contexts[i] = figure_context(text, start, end, f.unit)
-        metric_pred = dict(
-            zip(
-                metric_todo,
-                self.model.predict(
-                    [contexts[i] for i in metric_todo],
-                    "metric",
-                    [self.allowed.get(figures[i].unit) for i in metric_todo],
-                ),
-                strict=True,
-            )
-        )
-        status_pred = dict(
-            zip(status_todo, self.model.predict([contexts[i] for i in status_todo], "status"), strict=True)
-        )
         out = []
-        for i, fig in enumerate(figures):
+        for answer in self.answers(doc, extraction, figures, metric_open, status_open):
+            fig = answer.figure
             update: dict[str, object] = {}
             deciders = []
-            m = metric_pred.get(i)
-            if m is not None and self._take_metric(fig, m.label, m.confidence):
-                update["metric"] = m.label
-                update["confidence"] = round(m.confidence, 3)
+            if answer.metric is not None and (not self.hybrid or self.policy.takes_metric(fig, answer.metric)):
+                update["metric"] = answer.metric.label
+                update["confidence"] = round(answer.metric.confidence, 3)
                 deciders.append("hybrid:metric" if self.hybrid and fig.extractor != FALLBACK else "model:metric")
-            s = status_pred.get(i)
-            if s is not None and self._take_status(fig, s.label, s.confidence):
-                update["status"] = s.label
+            if answer.status is not None and (
+                not self.hybrid or self.policy.takes_status(fig, answer.status, answer.status_cue)
+            ):
+                update["status"] = answer.status.label
                 deciders.append("model:status")
             if update:
                 update["extractor"] = "+".join(deciders)
                 fig = self._replace(fig, update)
-                _note(extraction.decisions, spans[i], update)
+                _note(extraction.decisions, answer.span, update)
             out.append(fig)
         return Extraction(out, extraction.rejected, extraction.decisions)
 
-    def _metric_open(self, fig: Figure) -> bool:
-        if not self.hybrid:
-            return True
-        return fig.extractor == FALLBACK or fig.confidence < self.policy.rule_confidence_below
+    def answers(
+        self,
+        doc: PreparedDocument,
+        extraction: Extraction,
+        figures: Sequence[Figure] | None = None,
+        metric_open: Sequence[bool] | None = None,
+        status_open: Sequence[bool] | None = None,
+    ) -> list[Answer]:
+        """The model's answers for ``figures`` (default: all the rules' figures, every component).
 
-    def _status_open(self, fig: Figure) -> bool:
-        return not self.hybrid or self.policy.status_min <= 1.0
-
-    def _take_metric(self, fig: Figure, label: str, p: float) -> bool:
-        if not self.hybrid:
-            return True
-        if label == fig.metric:
-            return False
-        if fig.extractor == FALLBACK:
-            return label != "other" and p >= self.policy.fallback_min
-        return p >= self.policy.override_min
-
-    def _take_status(self, fig: Figure, label: str, p: float) -> bool:
-        if not self.hybrid:
-            return True
-        return label != fig.status and p >= self.policy.status_min
+        Only the open figures are classified, in one batch per component.
+        """
+        figures = extraction.figures if figures is None else figures
+        metric_open = metric_open if metric_open is not None else [True] * len(figures)
+        status_open = status_open if status_open is not None else [self.has_status] * len(figures)
+        index, text = doc.text.index, doc.text.text
+        cues = {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept}
+        spans, contexts = [], []
+        for f in figures:
+            start = bisect_left(index, f.start)
+            end = bisect_left(index, f.end - 1) + 1
+            spans.append((start, end))
+            contexts.append(figure_context(text, start, end, f.unit))
+        m_idx = [i for i, is_open in enumerate(metric_open) if is_open]
+        s_idx = [i for i, is_open in enumerate(status_open) if is_open]
+        m_pred = self.model.predict(
+            [contexts[i] for i in m_idx], "metric", [self.allowed.get(figures[i].unit) for i in m_idx]
+        )
+        s_pred = self.model.predict([contexts[i] for i in s_idx], "status") if s_idx else []
+        metric = dict(zip(m_idx, m_pred, strict=True))
+        status = dict(zip(s_idx, s_pred, strict=True))
+        return [Answer(f, spans[i], metric.get(i), status.get(i), cues.get(spans[i])) for i, f in enumerate(figures)]
 
     def _replace(self, fig: Figure, update: dict[str, object]) -> Figure:
         data = fig.model_dump() | update

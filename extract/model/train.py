@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from spacy.util import compounding, fix_random_seed, minibatch
 from extract.model.dataset import Example
 from extract.model.nlp import COMPONENTS, make_nlp
 from extract.model.predict import META_FILE
+from extract.rules import RuleSet
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,12 @@ class TrainSettings:
     architecture: str = "ensemble"
 
 
+# Labels every model has, whatever its gold holds: exclusive classes need at least two.
+ALWAYS = {"metric": ("other",), "status": ("actual", "plan", "prior")}
+
+
 def labels_of(examples: Sequence[Example], component: str) -> list[str]:
-    labels = {getattr(e, component) for e in examples}
-    if component == "metric":
-        labels.add("other")
-    return sorted(labels)
+    return sorted({getattr(e, component) for e in examples} | set(ALWAYS.get(component, ())))
 
 
 def _cats(label: str, labels: list[str]) -> dict[str, float]:
@@ -90,3 +92,57 @@ def save_model(nlp: Language, out_dir: Path | str, meta: dict[str, Any]) -> Path
         json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return out
+
+
+def train_model(
+    gold_roots: Sequence[Path | str],
+    out_dir: Path | str,
+    rules: RuleSet | None = None,
+    settings: TrainSettings | None = None,
+    folds: int = 5,
+) -> dict[str, Any]:
+    """Train on every gold file under ``gold_roots`` (``heldout/`` skipped) and save to ``out_dir``.
+
+    With ``folds`` > 1 the hybrid's thresholds are first measured out of fold (``measure``) and
+    saved beside the pipeline; with 0 or 1 the cautious defaults of ``HybridPolicy`` apply.
+    Returns a summary: examples, unaligned gold rows, the out-of-fold scores, seconds taken.
+    """
+    from extract.figures.hybrid import HybridPolicy
+    from extract.model.dataset import build_dataset
+    from extract.model.measure import choose_policy, cross_validate
+    from extract.rules import load_rules
+
+    started = time.perf_counter()
+    settings = settings or TrainSettings()
+    rules = rules or load_rules()
+    data = build_dataset(gold_roots, rules)
+    if not data.examples:
+        raise ValueError(f"no gold figures found under {', '.join(map(str, gold_roots))}")
+    meta: dict[str, Any] = {
+        "seed": settings.seed,
+        "settings": asdict(settings),
+        "gold_files": [_shown(f) for f in sorted(data.files)],
+        "examples": len(data.examples),
+        "unaligned": len(data.unaligned),
+        "labels": {c: labels_of(data.examples, c) for c in settings.components},
+    }
+    policy = HybridPolicy()
+    if folds > 1 and len(data.files) >= folds:
+        answers, gold = cross_validate(data, rules, folds, lambda examples: train_nlp(examples, settings))
+        policy, meta["out_of_fold"] = choose_policy(answers, gold)
+        meta["out_of_fold"]["folds"] = folds
+    meta["policy"] = asdict(policy)
+    nlp = train_nlp(data.examples, settings)
+    save_model(nlp, out_dir, meta)
+    summary = dict(meta, seconds=round(time.perf_counter() - started, 1), out=str(out_dir))
+    log.info("model saved to %s in %.0fs", out_dir, summary["seconds"])
+    return summary
+
+
+def _shown(path: str) -> str:
+    """A gold path as the manifest shows it: relative to the working folder where possible."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.name
