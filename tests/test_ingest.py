@@ -440,6 +440,26 @@ def test_truncated_pdf_fails_cleanly(keep: float) -> None:
     assert info.value.reason.startswith("not a readable PDF")
 
 
+def test_lone_surrogates_from_a_reader_are_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No table can hold a lone surrogate; a reader that yields one (a PDF font map can) is mended."""
+    import extract.ingest.pdf
+
+    def read_pdf(data: bytes, source_path: str) -> RawDocument:
+        text = "会员\ud800120人"
+        return RawDocument(source_path=source_path, text=text, format="pdf", sha256="0", title_hint="\udfff")
+
+    monkeypatch.setattr(extract.ingest.pdf, "read_pdf", read_pdf)
+    [doc], errors = read_bytes(b"%PDF-1.4", ".pdf", "odd.pdf")
+    assert (doc.text, doc.title_hint) == ("会员\ufffd120人", "\ufffd")
+    assert errors == [
+        ErrorRow(
+            path="odd.pdf",
+            stage="decode",
+            reason="1 lone surrogate code point(s) replaced with U+FFFD; the rest of the text was read",
+        )
+    ]
+
+
 def test_not_a_pdf() -> None:
     with pytest.raises(IngestError) as info:
         read_bytes(b"hello", ".pdf", "fake.pdf")

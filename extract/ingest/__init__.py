@@ -448,6 +448,14 @@ def read_bytes(
         from extract.ingest.pdf import read_pdf
 
         doc = read_pdf(data, source_path)
+    if _SURROGATE.search(doc.text) or (doc.title_hint and _SURROGATE.search(doc.title_hint)):
+        # a reader can hand back lone surrogates (a PDF font map naming one); no table holds them
+        count = len(_SURROGATE.findall(doc.text))
+        title = _SURROGATE.sub("\ufffd", doc.title_hint) if doc.title_hint else doc.title_hint
+        doc = doc.model_copy(update={"text": _SURROGATE.sub("\ufffd", doc.text), "title_hint": title})
+        reason = f"{count} lone surrogate code point(s) replaced with U+FFFD; the rest of the text was read"
+        logger.warning("%s: %s", source_path, reason)
+        warnings.append(ErrorRow(path=source_path, stage="decode", reason=reason))
     if len(doc.text) > limits.max_text_chars:
         raise IngestError(
             "ingest",
