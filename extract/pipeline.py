@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -119,12 +122,57 @@ def read_all(paths: Iterable[Path | str], limits: Limits | None = None) -> Itera
         yield from result.errors
 
 
-def process(item: RawDocument | ErrorRow, pipeline: Pipeline) -> list[DocumentResult] | ErrorRow:
-    """One read input through the pipeline; an unexpected failure becomes an ErrorRow."""
+class DocumentTimeout(BaseException):
+    """A document ran past its time limit (a BaseException, so no ``except Exception`` in a stage eats it)."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`DocumentTimeout` in this block after ``seconds`` (a SIGALRM timer).
+
+    A no-op without a limit, without SIGALRM, or off the main thread (Dask runs tasks in
+    threads), where no timer can interrupt the work.
+    """
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise DocumentTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def process(
+    item: RawDocument | ErrorRow, pipeline: Pipeline, seconds: float | None = None
+) -> list[DocumentResult] | ErrorRow:
+    """One read input through the pipeline; an unexpected failure, or taking longer than
+    ``seconds``, becomes an ErrorRow."""
     if isinstance(item, ErrorRow):
         return item
     try:
-        return pipeline.run_raw(item)
+        with time_limit(seconds):
+            return pipeline.run_raw(item)
+    except DocumentTimeout:
+        log.warning("gave up on %s after %s s", item.source_path, seconds)
+        return ErrorRow(
+            path=item.source_path,
+            stage="extract",
+            reason=f"gave up after {seconds:g} s ({len(item.text):,} characters); the text is too hard for the "
+            "figure stages",
+        )
     except Exception as exc:  # one bad document must never stop a batch
         log.exception("extraction failed for %s", item.source_path)
         return ErrorRow(path=item.source_path, stage="extract", reason=f"{type(exc).__name__}: {exc}")
@@ -135,8 +183,9 @@ def iter_results(
 ) -> Iterator[DocumentResult | ErrorRow]:
     """Read, prepare and extract every input under ``paths``, one document at a time."""
     pipe = pipeline or default_pipeline()
+    limits = limits or Limits()
     for item in read_all(paths, limits):
-        out = process(item, pipe)
+        out = process(item, pipe, limits.max_document_seconds)
         if isinstance(out, ErrorRow):
             yield out
         else:

@@ -172,7 +172,7 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
             error(err)
         for raw in raws:
             row["chars"] += len(raw.text)
-            out = process_raw(raw, pipeline)
+            out = process_raw(raw, pipeline, limits.max_document_seconds)
             if isinstance(out, ErrorRow):
                 error(out)
                 continue
@@ -187,10 +187,10 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
     return row, rows
 
 
-def process_raw(raw: Any, pipeline: Pipeline) -> list[DocumentResult] | ErrorRow:
+def process_raw(raw: Any, pipeline: Pipeline, seconds: float | None = None) -> list[DocumentResult] | ErrorRow:
     from extract.pipeline import process
 
-    return process(raw, pipeline)
+    return process(raw, pipeline, seconds)
 
 
 def _new_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:

@@ -85,7 +85,7 @@ def positional(n: int) -> str:
     return "".join("〇" if d == "0" else DIGITS[int(d)] for d in str(n))
 
 
-integers = st.integers(min_value=0, max_value=10**16 - 1)
+integers = st.integers(min_value=0, max_value=10**15 - 1)  # a figure has at most 15 digits (a float keeps 15)
 small = st.integers(min_value=0, max_value=10**6)
 decimals = st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False)
 

@@ -120,6 +120,9 @@ class Limits:
     ratio_floor_bytes: int = 1 * _MIB
     max_zip_depth: int = 2
     max_dir_depth: int = 64
+    #: the time one document may take in the text and figure stages (None: no limit); enforced
+    #: where a timer can interrupt the work: the main thread of a process (local engines)
+    max_document_seconds: float | None = 600.0
 
     def max_bytes(self, suffix: str) -> int:
         """The most bytes a file with ``suffix`` may have (an archive, or one document).

@@ -25,6 +25,8 @@ import pandas as pd
 import pytest
 
 from extract.ingest import IngestError, Limits, read_path
+from extract.pipeline import Pipeline
+from extract.runner import RunOptions, run
 from tests.robustness.helpers import (
     CORPUS,
     Tables,
@@ -530,3 +532,31 @@ def test_limits_hold_for_zip_members_too(tmp_path: Path) -> None:
         [("members.zip!/big.txt", "ingest", r"^member would expand to [\d.]+ MiB, over the 2 MiB limit for one doc")],
     )
     assert f"{archive}/members.zip!/ok.txt" in set(tables["documents"]["source_path"])
+
+
+def test_a_document_that_takes_too_long_is_given_up(
+    tmp_path: Path, clean_figures: pd.DataFrame, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever makes a stage slow on some text, one document cannot hold a worker for ever: past
+    ``Limits.max_document_seconds`` it is an errors row (stage ``extract``) and the run goes on."""
+    archive = tmp_path / "archive"
+    copy_good(archive / "good")
+    (archive / "stuck.txt").write_bytes(SAMPLE.read_bytes())
+    run_raw = pipeline.run_raw
+
+    def stuck_on_one(raw: Any) -> Any:
+        while raw.source_path.endswith("stuck.txt"):  # stands for any superlinear stage
+            time.sleep(0.01)
+        return run_raw(raw)
+
+    monkeypatch.setattr(pipeline, "run_raw", stuck_on_one)
+    started = time.perf_counter()
+    stats = run(
+        [archive], tmp_path / "out", RunOptions(workers=1, audit=False, limits=Limits(max_document_seconds=0.5))
+    )
+    assert stats.status == "done" and time.perf_counter() - started < 30
+    tables = Tables(tmp_path / "out")
+    assert_errors(
+        tables, archive, [("stuck.txt", "extract", r"^gave up after 0\.5 s \(1,296 characters\); the text is too hard")]
+    )
+    assert_good_unchanged(tables, clean_figures)
