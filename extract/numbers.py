@@ -47,10 +47,12 @@ _CN_ALL = _CN_DIGIT + "十拾百佰千仟万萬亿億"
 # A Chinese numeral starts with a non-zero digit or 十 (十二); zeros (〇, 零, Latin O) only inside,
 # so 零件 and ○ bullets are not numbers.
 _CN_LEAD = "一壹二贰两俩三叁四肆五伍六陆七柒八捌九玖十拾"
-CHINESE_NUMERAL = rf"(?:[{_CN_LEAD}][{_CN_ALL}Oo0]*)"
+# Longer runs are codes, not counts: no figure has more than 15 digits (a float keeps 15); a Chinese
+# numeral of 15 digits takes up to ~40 characters.
+CHINESE_NUMERAL = rf"(?:[{_CN_LEAD}][{_CN_ALL}Oo0]{{0,40}}(?![{_CN_ALL}]))"
 # 九十四点二: a Chinese numeral with decimal digits after 点.
 CHINESE_DECIMAL = rf"(?:{CHINESE_NUMERAL}点[零〇○一二三四五六七八九]+)"
-ARABIC_NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+ARABIC_NUMBER = r"(?:\d{1,3}(?:,\d{3}){1,4}(?:\.\d{1,8})?|\d{1,15}(?:\.\d{1,8})?)"
 _ARABIC_RE = regex.compile(rf"^{ARABIC_NUMBER}$")
 
 

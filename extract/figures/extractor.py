@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field, replace
 
@@ -123,7 +124,9 @@ class RuleExtractor:
         table = _table_context(text, cand)
         if table is not None:
             return self._table_figures(doc, cand, table, sections, default_status)
-        others = tuple(s for s in spans if sent_start <= s[0] and s[1] <= sent_end and s[0] != cand.start)
+        # Candidates come in text order: the sentence's others are one slice of them (no scan of all).
+        lo, hi = bisect.bisect_left(spans, (sent_start,)), bisect.bisect_left(spans, (sent_end + 1,))
+        others = tuple(s for s in spans[lo:hi] if s[1] <= sent_end and s[0] != cand.start)
         matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, others)
         chosen = self._respectively(text, cand, sent_start, spans) or (
             self._shared(matches, text, cand) if matches else []
@@ -269,7 +272,9 @@ class RuleExtractor:
         and a unit of the parent's class."""
         if parent is None or parent.metric == "other" or own == parent.metric:
             return None
-        if not self.subset.match(text, clause_start) and not self.subset.match(text.lstrip(), clause_start):
+        while clause_start < cand.start and text[clause_start].isspace():
+            clause_start += 1
+        if not self.subset.match(text, clause_start):
             return None
         if not set(cand.unit_classes) & set(self.unit_classes.get(parent.unit, ())):
             return None
@@ -292,7 +297,7 @@ class RuleExtractor:
             return []
         hit = hits[-1]
         word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
-        k = sum(1 for s, _ in spans if word_end <= s < cand.start)
+        k = bisect.bisect_left(spans, (cand.start,)) - bisect.bisect_left(spans, (word_end,))
         clause_start = _back_to(text, word_start, SENTENCE_BREAKS + ";；")
         named = self.metrics.cues_in(cand, text, clause_start, word_start)
         return [named[k]] if len(named) >= 2 and k < len(named) else []
