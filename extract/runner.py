@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from extract.fingerprint import pipeline_fingerprint
 from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, read_capped, shown_path
 from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
@@ -494,11 +495,18 @@ class Runner:
     def run(self) -> RunStats:
         opts = self.options
         with Store(self.out_dir, memory_limit=opts.memory_limit) as store:
+            fingerprint = pipeline_fingerprint(opts.pipeline_args)
             if opts.rebuild:
                 log.info("rebuilding %s from scratch", store.path)
                 store.rebuild()
+            elif store.count("documents") and store.last_pipeline() != fingerprint:
+                # Skipping unchanged files would keep rows that other rules or another version made.
+                log.warning("the rules, version or extractor changed since %s was built: extracting afresh", store.path)
+                store.rebuild()
             workers = opts.workers or os.cpu_count() or 1
-            self.stats.run_id = store.begin_run(opts.engine, workers, [shown_path(p) for p in self.inputs])
+            self.stats.run_id = store.begin_run(
+                opts.engine, workers, [shown_path(p) for p in self.inputs], pipeline=fingerprint
+            )
             self.store = store
             status = "done"
             engine: Engine | None = None

@@ -186,6 +186,7 @@ RUNS = TableSpec(
         ("chars", "BIGINT"),
         ("seconds", "DOUBLE"),
         ("audit", "VARCHAR"),
+        ("pipeline", "VARCHAR"),  # extract.fingerprint: what made the rows of this run
     ),
     ("run_id",),
 )
@@ -319,13 +320,19 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def begin_run(self, engine: str, workers: int, inputs: Sequence[str]) -> int:
+    def last_pipeline(self) -> str | None:
+        """The pipeline fingerprint of the latest run, finished or not; None for a new store."""
+        value = self.scalar("SELECT pipeline FROM runs ORDER BY run_id DESC LIMIT 1")
+        return None if value is None else str(value)
+
+    def begin_run(self, engine: str, workers: int, inputs: Sequence[str], pipeline: str | None = None) -> int:
         # DuckDB lets one process write at a time, so a run still marked running was killed
         self.con.execute("UPDATE runs SET status = 'aborted' WHERE status = 'running'")
         run_id = self.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs")
         self.con.execute(
-            "INSERT INTO runs (run_id, started, status, engine, workers, inputs) VALUES (?, ?, 'running', ?, ?, ?)",
-            [run_id, _now(), engine, workers, json.dumps(list(inputs), ensure_ascii=False)],
+            "INSERT INTO runs (run_id, started, status, engine, workers, inputs, pipeline)"
+            " VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            [run_id, _now(), engine, workers, json.dumps(list(inputs), ensure_ascii=False), pipeline],
         )
         return int(run_id)
 
