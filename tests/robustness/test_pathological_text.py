@@ -14,8 +14,6 @@ import math
 import time
 from collections.abc import Callable
 
-import pytest
-
 from extract.figures.nonfigures import NonFigureFinder
 from extract.figures.status import StatusAssigner
 from extract.pipeline import Pipeline, extract_text
@@ -48,14 +46,6 @@ def test_plan_sections_are_linear_on_blank_lines(pipeline: Pipeline) -> None:
     assert long < 12 * short + 0.05, (short, long)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="extract/figures/metric.py MetricAssigner.matches calls _gap for every cue of the sentence, and _gap "
-    'walks every other number of the sentence: a sentence of n numbers costs O(n³) ("会员1人" × 500: 17 s, '
-    "× 750: over 30 s; the remaining slow family of the second fuzz run). Counting the numbers between a cue "
-    "and the candidate by bisect over the sorted spans, or skipping cues beyond the rule's distance first, "
-    "would make it near linear",
-)
 def test_a_long_list_in_one_sentence_is_near_linear(pipeline: Pipeline) -> None:
     short = seconds(lambda: extract_text("会员1人" * 60, pipeline=pipeline))
     long = seconds(lambda: extract_text("会员1人" * 240, pipeline=pipeline))
