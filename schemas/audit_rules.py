@@ -11,7 +11,9 @@ import string
 from typing import Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from schemas.rules import StrictModel, compile_regex
 
 Severity = Literal["error", "warning", "info"]
 Status = Literal["actual", "plan", "prior"]
@@ -46,19 +48,7 @@ TEMPLATE_FIELDS = frozenset(
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _compile(pattern: str) -> str:
-    try:
-        regex.compile(pattern)
-    except regex.error as exc:
-        raise ValueError(f"bad regex {pattern!r}: {exc}") from exc
-    return pattern
-
-
-class AuditRule(_Strict):
+class AuditRule(StrictModel):
     """One check: how bad a hit is, and what it says in Chinese and English."""
 
     name: str = Field(min_length=1, description="a short readable name")
@@ -76,18 +66,16 @@ class AuditRule(_Strict):
             raise ValueError(f"bad template {v!r}: {exc}") from exc
         unknown = fields - TEMPLATE_FIELDS
         if unknown:
-            raise ValueError(
-                f"template names unknown fields {sorted(unknown)}; known: {sorted(TEMPLATE_FIELDS)}"
-            )
+            raise ValueError(f"template names unknown fields {sorted(unknown)}; known: {sorted(TEMPLATE_FIELDS)}")
         return v
 
 
-class Label(_Strict):
+class Label(StrictModel):
     zh: str
     en: str
 
 
-class DisplayScale(_Strict):
+class DisplayScale(StrictModel):
     """Money is shown in the arithmetic in this scale when every value is a multiple of it (万)."""
 
     factor: int = Field(gt=1)
@@ -95,7 +83,7 @@ class DisplayScale(_Strict):
     units: list[str] = Field(min_length=1, description="units the scale applies to (元)")
 
 
-class TextCues(_Strict):
+class TextCues(StrictModel):
     """Characters and words that the checks read in the sentence around a figure."""
 
     clause_breaks: list[str] = Field(min_length=1, description="characters that end a clause")
@@ -110,32 +98,26 @@ class TextCues(_Strict):
     @field_validator("year")
     @classmethod
     def _c(cls, v: str) -> str:
-        return _compile(v)
+        return compile_regex(v)
 
 
-class Tolerance(_Strict):
-    approx_relative: float = Field(
-        ge=0, le=1, description="slack for a figure marked approximate (余, 约, 近)"
-    )
+class Tolerance(StrictModel):
+    approx_relative: float = Field(ge=0, le=1, description="slack for a figure marked approximate (余, 约, 近)")
     rate_approx_points: float = Field(ge=0, description="slack in percentage points for an approximate rate")
     max_part_distance: int = Field(gt=0, description="characters a 其中 figure may stand after its total")
 
 
-class ContractKind(_Strict):
+class ContractKind(StrictModel):
     kind: str
     metric: str
     words: list[str] = Field(default_factory=list, description="qualifier words that select this kind")
 
 
-class RecordRules(_Strict):
+class RecordRules(StrictModel):
     """How figures are grouped into the typed records."""
 
-    scope_words: list[str] = Field(
-        description="qualifier words that name a scope (区域性, 非公企业); longest first"
-    )
-    subset_prefixes: list[str] = Field(
-        min_length=1, description="a qualifier opening with one marks a sub-count"
-    )
+    scope_words: list[str] = Field(description="qualifier words that name a scope (区域性, 非公企业); longest first")
+    subset_prefixes: list[str] = Field(min_length=1, description="a qualifier opening with one marks a sub-count")
     max_gap: int = Field(gt=0, description="characters between two figures beyond which a record is closed")
     contract_kinds: list[ContractKind] = Field(min_length=1, description="first match wins")
     contract_covers: dict[str, str] = Field(description="metric → field of a contract record it fills")
@@ -146,32 +128,20 @@ class RecordRules(_Strict):
     candidate_votes: dict[str, str]
     funds_metrics: list[str]
     funds_income_items: list[str] = Field(description="metrics that are always income sub-items (拨缴, 会费)")
-    funds_total_cues: list[str] = Field(
-        description="words before a funds figure that make it a total (总收入)"
-    )
+    funds_total_cues: list[str] = Field(description="words before a funds figure that make it a total (总收入)")
     funds_item_words: dict[str, list[str]] = Field(
         description="income/expenditure → words that make a figure without 其中 a sub-item (上缴, 行政支出)"
     )
     budget_cues: list[str] = Field(description="words before a funds figure that make it a budget (预算)")
-    surplus_cues: list[str] = Field(
-        description="a balance of the year alone: income − expenditure (本年结余)"
-    )
+    surplus_cues: list[str] = Field(description="a balance of the year alone: income − expenditure (本年结余)")
     closing_cues: list[str] = Field(description="a closing balance: prior + income − expenditure (滚存结余)")
-    remainder_cues: list[str] = Field(
-        description="an item that closes a list, so the items add up (其他收入)"
-    )
+    remainder_cues: list[str] = Field(description="an item that closes a list, so the items add up (其他收入)")
 
 
-class ElectionRules(_Strict):
-    cast_basis: list[str] = Field(
-        min_length=1, description="fields of an election, in order, taken as ballots cast"
-    )
-    elected_cues_after: list[str] = Field(
-        description="words just after a count that make it the elected (同志)"
-    )
-    elected_cues_before: list[str] = Field(
-        description="words just before a count that make it the elected (当选)"
-    )
+class ElectionRules(StrictModel):
+    cast_basis: list[str] = Field(min_length=1, description="fields of an election, in order, taken as ballots cast")
+    elected_cues_after: list[str] = Field(description="words just after a count that make it the elected (同志)")
+    elected_cues_before: list[str] = Field(description="words just before a count that make it the elected (当选)")
     elected_window: int = Field(ge=0, le=20)
     list_separators: list[str] = Field(min_length=1, description="what separates the names of a list (、)")
     list_closers: list[str] = Field(description="a word closing a list before its count (等)")
@@ -180,43 +150,39 @@ class ElectionRules(_Strict):
     count_units: list[str] = Field(min_length=1, description="unit classes of a count of people")
 
 
-class RateDefinition(_Strict):
+class RateDefinition(StrictModel):
     rate: str
     numerator: list[str] = Field(min_length=1)
     denominator: list[str] = Field(min_length=1)
 
 
-class RateRules(_Strict):
+class RateRules(StrictModel):
     of_pattern: str = Field(description="text after a count that makes it the base of the next (15家企业中)")
     definitions: list[RateDefinition]
 
     @field_validator("of_pattern")
     @classmethod
     def _c(cls, v: str) -> str:
-        return _compile(v)
+        return compile_regex(v)
 
 
-class PartPair(_Strict):
+class PartPair(StrictModel):
     part: str
     whole: str
 
 
-class TotalsRules(_Strict):
-    base_cues: list[str] = Field(
-        min_length=1, description="words just after a count that make it the base (基础上)"
-    )
+class TotalsRules(StrictModel):
+    base_cues: list[str] = Field(min_length=1, description="words just after a count that make it the base (基础上)")
     base_window: int = Field(ge=0, le=20)
     increase_cues: list[str] = Field(min_length=1)
     cumulative_cues: list[str] = Field(min_length=1)
 
 
-class CrossRules(_Strict):
-    statuses: list[Status] = Field(
-        min_length=1, description="statuses compared between documents of one year"
-    )
+class CrossRules(StrictModel):
+    statuses: list[Status] = Field(min_length=1, description="statuses compared between documents of one year")
 
 
-class AuditRules(_Strict):
+class AuditRules(StrictModel):
     kind: Literal["audit"]
     version: int
     rules: dict[str, AuditRule]
@@ -228,9 +194,7 @@ class AuditRules(_Strict):
     records: RecordRules
     elections: ElectionRules
     rates: RateRules
-    parents: dict[str, list[str]] = Field(
-        description="a 其中 figure of the key may be part of a total of these"
-    )
+    parents: dict[str, list[str]] = Field(description="a 其中 figure of the key may be part of a total of these")
     part_pairs: list[PartPair] = Field(description="part ≤ whole metric pairs (采纳 ≤ 征集)")
     totals: TotalsRules
     cross: CrossRules

@@ -30,11 +30,11 @@ UnitClass = Literal[
 Status = Literal["actual", "plan", "prior"]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _compile(pattern: str) -> str:
+def compile_regex(pattern: str) -> str:
     try:
         regex.compile(pattern)
     except regex.error as exc:
@@ -46,14 +46,14 @@ Regex = Annotated[str, Field(min_length=1)]
 
 
 # --- taxonomy.yaml ---------------------------------------------------------------------------
-class Metric(_Strict):
+class Metric(StrictModel):
     zh: str
     unit_class: UnitClass
     family: str
     also: list[UnitClass] = Field(default_factory=list, description="further unit classes it accepts")
 
 
-class Taxonomy(_Strict):
+class Taxonomy(StrictModel):
     kind: Literal["taxonomy"]
     version: int
     metrics: dict[str, Metric]
@@ -67,14 +67,14 @@ class Taxonomy(_Strict):
 
 
 # --- units.yaml ------------------------------------------------------------------------------
-class Unit(_Strict):
+class Unit(StrictModel):
     unit: str = Field(description="the normalised measure word written in the unit column")
     classes: list[UnitClass] = Field(min_length=1, description="the unit classes it can express")
     aliases: list[str] = Field(default_factory=list, description="other spellings that normalise to it")
     time: bool = Field(default=False, description="a unit of time: its number is a date or period")
 
 
-class Units(_Strict):
+class Units(StrictModel):
     kind: Literal["units"]
     units: list[Unit]
     scales: dict[str, int] = Field(description="multipliers written before a unit: 万 → 10000")
@@ -86,7 +86,7 @@ class Units(_Strict):
     @field_validator("placeholders")
     @classmethod
     def _compile_all(cls, v: list[str]) -> list[str]:
-        return [_compile(p) for p in v]
+        return [compile_regex(p) for p in v]
 
     @model_validator(mode="after")
     def _unique(self) -> Units:
@@ -100,7 +100,7 @@ class Units(_Strict):
 
 
 # --- patterns/*.yaml: metric rules ------------------------------------------------------------
-class MetricRule(_Strict):
+class MetricRule(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = ""
     metric: str
@@ -119,11 +119,11 @@ class MetricRule(_Strict):
     def _compile_regex(self) -> MetricRule:
         if self.kind == "regex":
             for cue in self.cues:
-                _compile(cue)
+                compile_regex(cue)
         return self
 
 
-class Refinement(_Strict):
+class Refinement(StrictModel):
     """A word in the figure's clause that turns a general metric into a narrower one:
     新建 makes org.unions org.unions_new; 捐款 makes aid.amount aid.donations."""
 
@@ -134,7 +134,7 @@ class Refinement(_Strict):
     cues: list[str] = Field(min_length=1)
 
 
-class MetricRules(_Strict):
+class MetricRules(StrictModel):
     kind: Literal["metric_rules"]
     family: str
     rules: list[MetricRule]
@@ -142,7 +142,7 @@ class MetricRules(_Strict):
 
 
 # --- lexicons/nonfigures.yaml -------------------------------------------------------------------
-class NonFigureRule(_Strict):
+class NonFigureRule(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = ""
     reason: Literal[
@@ -164,17 +164,17 @@ class NonFigureRule(_Strict):
     def _compile_regex(self) -> NonFigureRule:
         if self.kind == "regex":
             for p in self.patterns:
-                _compile(p)
+                compile_regex(p)
         return self
 
 
-class NonFigures(_Strict):
+class NonFigures(StrictModel):
     kind: Literal["nonfigures"]
     rules: list[NonFigureRule]
 
 
 # --- lexicons/status.yaml ---------------------------------------------------------------------
-class StatusRules(_Strict):
+class StatusRules(StrictModel):
     kind: Literal["status"]
     plan_cues: list[str]
     nominal_plan_cues: list[str] = Field(
@@ -196,12 +196,12 @@ class StatusRules(_Strict):
     @classmethod
     def _compile_all(cls, v: list[str] | str) -> list[str] | str:
         for p in [v] if isinstance(v, str) else v:
-            _compile(p)
+            compile_regex(p)
         return v
 
 
 # --- furniture.yaml ----------------------------------------------------------------------------
-class FurnitureRule(_Strict):
+class FurnitureRule(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str = ""
     kind: Literal["line", "block", "span"] = Field(
@@ -212,10 +212,10 @@ class FurnitureRule(_Strict):
     @field_validator("pattern")
     @classmethod
     def _c(cls, v: str) -> str:
-        return _compile(v)
+        return compile_regex(v)
 
 
-class Furniture(_Strict):
+class Furniture(StrictModel):
     kind: Literal["furniture"]
     rules: list[FurnitureRule]
     repeated_line_min: int = Field(ge=2, description="a short line seen this often in one file is a watermark")
@@ -223,7 +223,7 @@ class Furniture(_Strict):
 
 
 # --- documents.yaml: splitting and metadata ---------------------------------------------------
-class DocTypeRule(_Strict):
+class DocTypeRule(StrictModel):
     doc_type: Literal[
         "work_summary",
         "funds_audit_report",
@@ -237,7 +237,7 @@ class DocTypeRule(_Strict):
     body_cues: list[str] = Field(default_factory=list, description="cues anywhere in the first part of the text")
 
 
-class DocumentRules(_Strict):
+class DocumentRules(StrictModel):
     kind: Literal["documents"]
     part_heading: list[Regex] = Field(description="a line that opens part N of a compilation; group 'n'")
     collection_title: Regex = Field(description="the title line of a compilation: (共11篇)")
@@ -254,22 +254,22 @@ class DocumentRules(_Strict):
     @field_validator("part_heading", "year")
     @classmethod
     def _compile_all(cls, v: list[str]) -> list[str]:
-        return [_compile(p) for p in v]
+        return [compile_regex(p) for p in v]
 
     @field_validator("collection_title", "organisation", "region", "date")
     @classmethod
     def _c(cls, v: str) -> str:
-        return _compile(v)
+        return compile_regex(v)
 
 
 # --- lexicons/domain_terms.yaml → jieba_user.dict -----------------------------------------------
-class DomainTerms(_Strict):
+class DomainTerms(StrictModel):
     kind: Literal["domain_terms"]
     terms: list[str]
 
 
 # --- lexicons/qualifiers.yaml ------------------------------------------------------------------
-class Qualifiers(_Strict):
+class Qualifiers(StrictModel):
     kind: Literal["qualifiers"]
     candidate_marker: Regex
     subset_words: list[str]
@@ -282,4 +282,4 @@ class Qualifiers(_Strict):
     @field_validator("candidate_marker")
     @classmethod
     def _c(cls, v: str) -> str:
-        return _compile(v)
+        return compile_regex(v)
