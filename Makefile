@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 ## demo: extract every document of the bundled corpus/ into out/
 demo: $(STAMP)
 	$(BIN)/zongjie extract corpus/ --out out
-	@echo "tables written to out/: documents, figures, rejected, errors (CSV and Parquet)"
+	@echo "tables written to out/ (CSV and Parquet): documents, figures, rejected, errors, records, findings; zongjie report out for the HTML report"
 
 ## test: lint, then the whole test suite (doctests included); `browser` readies the browser tests
 test: $(STAMP) browser
