@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +14,24 @@ from extract.pipeline import Pipeline, raw_from_text
 
 if TYPE_CHECKING:
     from extract.runner import RunOptions, RunStats
+
+
+def extractor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--extractor and --model, shared by the commands that extract figures."""
+    command = click.option(
+        "--model",
+        "model_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Trained model for --extractor model/hybrid (default: the packaged one).",
+    )(command)
+    return click.option(
+        "--extractor",
+        type=click.Choice(["rules", "model", "hybrid"]),
+        default="rules",
+        show_default=True,
+        help="Figure extractor (model/hybrid need the trained model).",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,20 +97,7 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="Inputs written to the store per transaction.",
 )
-@click.option(
-    "--extractor",
-    type=click.Choice(["rules", "model", "hybrid"]),
-    default="rules",
-    show_default=True,
-    help="Figure extractor (model/hybrid need the trained model).",
-)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Trained model for --extractor model/hybrid (default: the packaged one).",
-)
+@extractor_options
 @click.option(
     "--audit/--no-audit",
     default=True,
@@ -251,20 +257,7 @@ def export(directory: Path, formats: tuple[str, ...], output: Path | None) -> No
 
 @cli.command()
 @click.argument("text")
-@click.option(
-    "--extractor",
-    type=click.Choice(["rules", "model", "hybrid"]),
-    default="rules",
-    show_default=True,
-    help="Figure extractor; with model/hybrid a figure the model decided says so in its reason.",
-)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Trained model for --extractor model/hybrid (default: the packaged one).",
-)
+@extractor_options
 def explain(text: str, extractor: str, model_path: Path | None) -> None:
     """Show each candidate number in TEXT, the rules that fired, and why it was kept or rejected.
 
