@@ -37,16 +37,16 @@ def test_a_long_run_of_digits_gives_no_infinite_value(pipeline: Pipeline) -> Non
 def test_non_figure_rules_are_linear_on_a_run_of_digits(pipeline: Pipeline) -> None:
     finder = NonFigureFinder(pipeline.rules.nonfigures)
     short, long = seconds(lambda: finder.spans("1" * 200)), seconds(lambda: finder.spans("1" * 800))
-    assert long < 8 * short + 0.05, (short, long)
+    assert long < 12 * short + 0.2, (short, long)  # linear grows ~4x, quadratic 16x; room for a busy machine
 
 
 def test_plan_sections_are_linear_on_blank_lines(pipeline: Pipeline) -> None:
     status = StatusAssigner(pipeline.rules.status)
     short, long = seconds(lambda: status.plan_sections(" \n" * 50)), seconds(lambda: status.plan_sections(" \n" * 200))
-    assert long < 12 * short + 0.05, (short, long)
+    assert long < 12 * short + 0.2, (short, long)
 
 
 def test_a_long_list_in_one_sentence_is_near_linear(pipeline: Pipeline) -> None:
     short = seconds(lambda: extract_text("会员1人" * 60, pipeline=pipeline))
     long = seconds(lambda: extract_text("会员1人" * 240, pipeline=pipeline))
-    assert long < 8 * short + 0.05, (short, long)
+    assert long < 12 * short + 0.2, (short, long)  # linear grows ~4x, quadratic 16x; room for a busy machine
