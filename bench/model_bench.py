@@ -3,7 +3,7 @@
     .venv/bin/python bench/model_bench.py [--model DIR] [--repeat 5] [--json]
 
 Scores: ``extract.evaluate.score`` (figures / metrics / full F1) on ../shared's seed (never trained
-on; skipped when ../shared is absent) and on ``corpus/heldout/`` (never trained on), plus the dev
+on; skipped when ../shared is absent) and on ``corpus/heldout/`` (never trained on), plus the
 corpus the model was trained on (for reference only). Time: the extraction time per document of
 each extractor, after a warm-up, best of ``--repeat`` runs over every document; model loading
 (spaCy and jieba's dictionary, once per process) is reported apart.
@@ -25,7 +25,9 @@ SEED = ROOT.parent / "shared" / "corpus" / "seed-town-union-summaries.txt"
 SETS = {
     "seed": [SEED] if SEED.exists() else [],
     "heldout": sorted((ROOT / "corpus" / "heldout").glob("*.txt")),
-    "dev (trained on)": sorted((ROOT / "corpus" / "dev").glob("*.txt")),
+    "trained on (dev, dev2, train)": sorted(
+        p for d in ("dev", "dev2", "train") for p in (ROOT / "corpus" / d).glob("*.txt")
+    ),
 }
 
 

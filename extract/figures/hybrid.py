@@ -169,12 +169,12 @@ class ModelExtractor:
         status_open = status_open if status_open is not None else [self.has_status] * len(figures)
         index, text = doc.text.index, doc.text.text
         cues = {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept}
-        spans, contexts = [], []
-        for f in figures:
-            start = bisect_left(index, f.start)
-            end = bisect_left(index, f.end - 1) + 1
-            spans.append((start, end))
-            contexts.append(figure_context(text, start, end, f.unit))
+        spans = [(bisect_left(index, f.start), bisect_left(index, f.end - 1) + 1) for f in figures]
+        contexts = {
+            i: figure_context(text, *spans[i], f.unit, doc.meta.doc_type)
+            for i, f in enumerate(figures)
+            if metric_open[i] or status_open[i]
+        }
         m_idx = [i for i, is_open in enumerate(metric_open) if is_open]
         s_idx = [i for i, is_open in enumerate(status_open) if is_open]
         m_pred = self.model.predict(

@@ -121,13 +121,14 @@ class Aligner:
                 text = normalise(raws[0].text).text if raws else ""
             else:
                 text = doc.text.text
-            found, missed = self.rows(doc_id, str(txt), text, rows)
+            doc_type = doc.meta.doc_type if doc is not None else None
+            found, missed = self.rows(doc_id, str(txt), text, rows, doc_type)
             examples.extend(found)
             unaligned.extend(missed)
         return examples, unaligned
 
     def rows(
-        self, doc_id: str, source: str, text: str, rows: list[dict[str, object]]
+        self, doc_id: str, source: str, text: str, rows: list[dict[str, object]], doc_type: str | None = None
     ) -> tuple[list[Example], list[dict[str, object]]]:
         cands = self.finder(text)
         used: set[int] = set()
@@ -167,7 +168,7 @@ class Aligner:
                 Example(
                     doc_id=doc_id,
                     source=source,
-                    text=figure_context(text, start, end, unit_used),
+                    text=figure_context(text, start, end, unit_used, doc_type),
                     metric=str(row.get("metric") or "other"),
                     status=str(row.get("status") or "actual"),
                     start=start,

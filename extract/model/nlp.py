@@ -1,8 +1,9 @@
 """The spaCy pipeline: ``spacy.blank("zh")`` with the jieba segmenter and two text classifiers.
 
-``metric`` and ``status`` are exclusive-class ``textcat`` components, each an ensemble of a bag of
-words (unigrams and bigrams) and a small CNN over word and character features. Sizes are chosen
-for a few hundred training figures, two CPU cores and a shipped model well under 30 MB.
+``metric`` and ``status`` are exclusive-class ``textcat`` components over a figure's context
+(``context.py``): by default a bag of jieba words and word bigrams (``bow``); a small CNN over
+word and character features (``cnn``) and the ensemble of both are there to compare. Sizes are
+chosen for a few hundred training figures, two CPU cores and a shipped model well under 30 MB.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import extract.segment  # noqa: F401
 COMPONENTS = ("metric", "status")
 TOKENIZER_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}}
 
-# Hash table sizes. The bag of words has one weight per bucket and label: 2**15 buckets x ~60
-# metric labels x 4 bytes ≈ 8 MB on disk, the largest part of the shipped model; fewer buckets
-# collide more, which a few hundred short texts hardly notice.
-BOW_BUCKETS = {"metric": 2**15, "status": 2**12}
+# Hash table sizes. The bag of words has one weight per bucket and label: 2**14 buckets x ~60
+# metric labels x 4 bytes ≈ 4 MB on disk, the largest part of the shipped model. Training time
+# goes mostly into Adam updating every weight: 2**15 trained half as fast for no better accuracy
+# out of fold, 2**13 lost a point (bench/MODEL.md).
+BOW_BUCKETS = {"metric": 2**14, "status": 2**12}
 EMBED_WIDTH = 64
 EMBED_ROWS = [4000, 1000, 1000]  # NORM, PREFIX (first character), SUFFIX (last character)
 
 
-def textcat_model(component: str, architecture: str = "ensemble") -> dict[str, Any]:
+def textcat_model(component: str, architecture: str = "bow") -> dict[str, Any]:
     """The ``model`` block of one component's config: ``bow``, ``cnn`` or their ``ensemble``."""
     bow = {
         "@architectures": "spacy.TextCatBOW.v3",
@@ -65,7 +67,7 @@ def textcat_model(component: str, architecture: str = "ensemble") -> dict[str, A
     return {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": tok2vec, "linear_model": bow}
 
 
-def make_nlp(labels: dict[str, list[str]], architecture: str = "ensemble") -> Language:
+def make_nlp(labels: dict[str, list[str]], architecture: str = "bow") -> Language:
     """A blank pipeline with one exclusive ``textcat`` per component in ``labels``.
 
     >>> nlp = make_nlp({"metric": ["org.unions", "other"], "status": ["actual", "plan"]})

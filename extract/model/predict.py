@@ -36,6 +36,7 @@ class FigureModel:
         self.meta = meta
         self.path = path
         self.components = tuple(nlp.pipe_names)
+        self._masks: dict[tuple[str, frozenset[str]], numpy.ndarray] = {}
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> FigureModel:
@@ -51,6 +52,13 @@ class FigureModel:
         meta_path = path / META_FILE
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         return cls(nlp, meta, path)
+
+    def _mask(self, component: str, labels: Sequence[str], keep: Collection[str]) -> numpy.ndarray:
+        key = (component, keep if isinstance(keep, frozenset) else frozenset(keep))
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self._masks[key] = numpy.array([label in keep for label in labels], dtype=bool)
+        return mask
 
     def labels(self, component: str) -> tuple[str, ...]:
         return tuple(self.nlp.get_pipe(component).labels)
@@ -69,7 +77,7 @@ class FigureModel:
         for i, row in enumerate(scores):
             keep = allowed[i] if allowed is not None else None
             if keep is not None:
-                mask = numpy.array([label in keep for label in labels], dtype=bool)
+                mask = self._mask(component, labels, keep)
                 if mask.any():
                     row = numpy.where(mask, row, 0.0)
             total = float(row.sum())
