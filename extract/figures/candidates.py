@@ -74,6 +74,7 @@ class CandidateFinder:
             regex.VERBOSE,
         )
         self.placeholder = regex.compile(placeholder)
+        self.chinese = regex.compile(CHINESE_NUMERAL)
 
     def __call__(self, text: str) -> list[Candidate]:
         found = []
@@ -85,7 +86,7 @@ class CandidateFinder:
 
     def _read(self, hit: regex.Match[str]) -> Candidate | None:
         num = hit.group("num")
-        chinese = bool(regex.match(CHINESE_NUMERAL, num))
+        chinese = bool(self.chinese.match(num))
         placeholder = bool(self.placeholder.fullmatch(num))
         unit_text = hit.group("unit")
         pct = hit.group("pct")

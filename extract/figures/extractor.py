@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import regex
 from pydantic import ValidationError
@@ -429,17 +430,29 @@ def _phrases(words: list[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
+@lru_cache(maxsize=32)
+def _break_pattern(breaks: str, backwards: bool) -> regex.Pattern[str]:
+    return regex.compile(f"[{''.join(regex.escape(ch) for ch in breaks)}]", regex.REVERSE if backwards else 0)
+
+
 def _back_to(text: str, pos: int, breaks: str) -> int:
-    while pos > 0 and text[pos - 1] not in breaks:
-        pos -= 1
-    return pos
+    """Where the stretch ending at ``pos`` starts: just after the last of ``breaks`` before it.
+
+    >>> _back_to("一。二，三", 5, "。"), _back_to("一。二，三", 5, "。，"), _back_to("一二", 2, "。")
+    (2, 4, 0)
+    """
+    hit = _break_pattern(breaks, True).search(text, 0, pos)
+    return hit.end() if hit else 0
 
 
 def _forward_to(text: str, pos: int, breaks: str) -> int:
-    n = len(text)
-    while pos < n and text[pos] not in breaks:
-        pos += 1
-    return pos
+    """Where the stretch starting at ``pos`` ends: at the first of ``breaks`` from it on.
+
+    >>> _forward_to("一。二，三", 0, "。"), _forward_to("一。二，三", 2, "。，"), _forward_to("一二", 0, "。")
+    (1, 3, 2)
+    """
+    hit = _break_pattern(breaks, False).search(text, pos)
+    return hit.start() if hit else len(text)
 
 
 def _subject(text: str, sent_start: int, cand: Candidate, match: MetricMatch | None) -> str | None:

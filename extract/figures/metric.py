@@ -64,6 +64,24 @@ class MetricAssigner:
                     accepted=frozenset({metric.unit_class, *metric.also}),
                 )
             )
+        self._fits: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
+        # Every phrase cue by its first two characters (one-character cues by their one), longest
+        # first, for one pass over a sentence.
+        self._by_start: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._by_first: dict[str, tuple[tuple[str, int], ...]] = {}
+        self._regex_rules = [i for i, c in enumerate(self.compiled) if c.rule.kind == "regex"]
+        for i, c in enumerate(self.compiled):
+            if c.rule.kind != "regex":
+                for phrase in set(c.rule.cues):
+                    index = self._by_start if len(phrase) > 1 else self._by_first
+                    index[phrase[:2]] = (*index.get(phrase[:2], ()), (phrase, i))
+        for index in (self._by_start, self._by_first):
+            for key, phrases in index.items():
+                index[key] = tuple(sorted(phrases, key=lambda pair: (-len(pair[0]), pair[1])))
+        firsts = {key[0] for key in self._by_start} | set(self._by_first)
+        self._cue_starts = regex.compile(f"[{''.join(regex.escape(ch) for ch in sorted(firsts))}]")
+        self._memo_text: str | None = None
+        self._memo: dict[tuple[int, int], list[tuple[int, list[tuple[int, int, str]]]]] = {}
 
     def matches(
         self,
@@ -83,51 +101,93 @@ class MetricAssigner:
         gaps = _Gaps(others)
         left = text[sent_start : cand.start]
         right = text[cand.end : sent_end]
-        sentence = text[sent_start:sent_end]
-        for c in self.compiled:
+        cut, resume = cand.start - sent_start, cand.end - sent_start  # the number, in sentence offsets
+        fitting = self._fitting(cand)
+        for i, hits in self._sentence_hits(text, sent_start, sent_end):
+            if i not in fitting:
+                continue
+            c = self.compiled[i]
             rule = c.rule
-            if not self._unit_fits(c, cand):
-                continue
-            if c.context is not None and not c.context.search(sentence):
-                continue
             best: MetricMatch | None = None
             if rule.side in ("before", "either"):
-                for hit in c.cues.finditer(left, overlapped=True):
-                    distance = gaps(sent_start + hit.end(), cand.start)
-                    if distance > rule.window or (c.block and c.block.search(left, hit.end())):
+                for start, end, cue in hits:
+                    if end > cut:
+                        if start >= cut:
+                            break
+                        # the longest cue here runs into the number: a shorter one may end before it
+                        short = c.cues.match(left, start)
+                        if short is None:
+                            continue
+                        end, cue = short.end(), short.group()
+                    distance = gaps(sent_start + end, cand.start)
+                    if distance > rule.window or (c.block and c.block.search(left, end)):
                         continue
-                    clauses = sum(left.count(m, hit.end()) for m in CLAUSE_MARKS)
-                    score = self._score(rule, hit.group(), distance, after=False) + CLAUSE_PENALTY * clauses
+                    clauses = sum(left.count(m, end) for m in CLAUSE_MARKS)
+                    score = self._score(rule, cue, distance, after=False) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
                         best = MetricMatch(
-                            rule.id,
-                            rule.metric,
-                            hit.group(),
-                            sent_start + hit.start(),
-                            sent_start + hit.end(),
-                            distance,
-                            score,
+                            rule.id, rule.metric, cue, sent_start + start, sent_start + end, distance, score
                         )
             if rule.side in ("after", "either"):
-                for hit in c.cues.finditer(right, overlapped=True):
-                    distance = gaps(cand.end, cand.end + hit.start())
-                    if distance > rule.window or (c.block and c.block.search(right, 0, hit.start())):
+                for start, end, cue in hits:
+                    if start < resume:
                         continue
-                    clauses = sum(right.count(m, 0, hit.start()) for m in CLAUSE_MARKS)
-                    score = self._score(rule, hit.group(), distance, after=True) + CLAUSE_PENALTY * clauses
+                    start, end = start - resume, end - resume  # in ``right``
+                    distance = gaps(cand.end, cand.end + start)
+                    if distance > rule.window or (c.block and c.block.search(right, 0, start)):
+                        continue
+                    clauses = sum(right.count(m, 0, start) for m in CLAUSE_MARKS)
+                    score = self._score(rule, cue, distance, after=True) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
-                        best = MetricMatch(
-                            rule.id,
-                            rule.metric,
-                            hit.group(),
-                            cand.end + hit.start(),
-                            cand.end + hit.end(),
-                            distance,
-                            score,
-                        )
+                        best = MetricMatch(rule.id, rule.metric, cue, cand.end + start, cand.end + end, distance, score)
             if best is not None:
                 found.append(best)
         return sorted(found, key=lambda m: m.score)
+
+    def _sentence_hits(self, text: str, start: int, end: int) -> list[tuple[int, list[tuple[int, int, str]]]]:
+        """Each rule's cue hits in ``text[start:end]`` (sentence offsets, overlapped), for the rules
+        whose context words the sentence has.
+
+        Every number of a sentence is scored against the same hits, so they are found once per
+        sentence (remembered for the text last seen) rather than once per number and rule.
+        """
+        if self._memo_text is not text:
+            self._memo_text, self._memo = text, {}
+        known = self._memo.get((start, end))
+        if known is not None:
+            return known
+        sentence = text[start:end]
+        hits: dict[int, list[tuple[int, int, str]]] = {}
+        # Phrase cues: each place a cue may start, then every rule's longest phrase there (what
+        # the rule's own alternation, longest first, would match at that place).
+        for place in self._cue_starts.finditer(sentence):
+            p = place.start()
+            taken = set()
+            for phrase, i in self._by_start.get(sentence[p : p + 2], ()) + self._by_first.get(sentence[p], ()):
+                if i not in taken and sentence.startswith(phrase, p):
+                    taken.add(i)
+                    hits.setdefault(i, []).append((p, p + len(phrase), phrase))
+        for i in self._regex_rules:
+            found_here = [
+                (h.start(), h.end(), h.group()) for h in self.compiled[i].cues.finditer(sentence, overlapped=True)
+            ]
+            if found_here:
+                hits[i] = found_here
+        found = [
+            (i, hits[i])
+            for i in sorted(hits)
+            if self.compiled[i].context is None or self.compiled[i].context.search(sentence)
+        ]
+        self._memo[(start, end)] = found
+        return found
+
+    def _fitting(self, cand: Candidate) -> frozenset[int]:
+        """The rules whose units admit ``cand``'s unit (by index into ``compiled``)."""
+        key = (cand.unit, cand.unit_classes)
+        fitting = self._fits.get(key)
+        if fitting is None:
+            fitting = self._fits[key] = frozenset(i for i, c in enumerate(self.compiled) if self._unit_fits(c, cand))
+        return fitting
 
     def cues_in(self, cand: Candidate, text: str, start: int, end: int) -> list[MetricMatch]:
         """The statistics named in ``text[start:end]`` whose unit fits ``cand``, in text order: the list
@@ -135,8 +195,8 @@ class MetricAssigner:
         a statistic of its own."""
         hits = [
             MetricMatch(c.rule.id, c.rule.metric, hit.group(), hit.start(), hit.end(), 0, 0.0)
-            for c in self.compiled
-            if c.rule.side != "after" and self._unit_fits(c, cand)
+            for i, c in enumerate(self.compiled)
+            if c.rule.side != "after" and i in self._fitting(cand)
             for hit in c.cues.finditer(text, start, end, overlapped=True)
         ]
         outer = [

@@ -12,6 +12,7 @@ from extract.segment import Segmenter
 from schemas.rules import DocumentRules
 
 _TITLE_MAX = 60
+_TAILS_KEPT = 4096  # organisation phrases remembered with their tagged noun tail
 _END_PUNCT = "。；;,，:：!！?？"
 
 
@@ -39,6 +40,7 @@ class Describer:
         self.years = [regex.compile(p, regex.MULTILINE) for p in rules.year]
         self.date = regex.compile(rules.date)
         self.heading_line = [regex.compile(p, regex.MULTILINE) for p in rules.part_heading]
+        self._tails: dict[str, str | None] = {}
 
     def __call__(self, text: str, heading: str | None = None, title_hint: str | None = None) -> Described:
         lines = [line.strip() for line in text.split("\n") if line.strip()]
@@ -92,7 +94,17 @@ class Describer:
         return None
 
     def _noun_tail(self, phrase: str) -> str | None:
-        """The longest run of nouns that ends the phrase, if it is still an organisation name."""
+        """The longest run of nouns that ends the phrase, if it is still an organisation name.
+
+        Remembered: an archive names the same organisations over and over, and tagging is slow.
+        """
+        if phrase not in self._tails:
+            if len(self._tails) >= _TAILS_KEPT:
+                self._tails.clear()
+            self._tails[phrase] = self._tag_noun_tail(phrase)
+        return self._tails[phrase]
+
+    def _tag_noun_tail(self, phrase: str) -> str | None:
         words = self.segmenter.tag(phrase)
         tail: list[str] = []
         for word, flag in reversed(words):

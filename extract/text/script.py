@@ -47,8 +47,8 @@ def detect_script(text: str) -> Script:
     """
     traditional_chars = to_simplified_table()
     simplified_chars = _simplified_only()
-    trad = sum(1 for ch in text if ord(ch) in traditional_chars)
-    simp = sum(1 for ch in text if ch in simplified_chars)
+    trad = sum(map(traditional_chars.__contains__, map(ord, text)))
+    simp = sum(map(simplified_chars.__contains__, text))
     if trad == 0 and simp == 0:
         han = any("\u4e00" <= ch <= "\u9fff" for ch in text)
         return "simplified" if han else "none"
