@@ -364,8 +364,12 @@ def eval_cmd(gold: Path, predictions: Path, docs_from_gold: bool, by_metric: boo
 
 
 @cli.command("check-rules")
-@click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A rules folder to check instead of the packaged one.")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A rules folder to check instead of the packaged one.",
+)
 def check_rules(rules_dir: Path | None) -> None:
     """Load and validate every rules file; exit 1 with the file, rule and field on the first error.
 

@@ -25,10 +25,12 @@ class NonFigureFinder:
         self.rules: list[tuple[str, str, regex.Pattern[str]]] = []
         for rule in rules.rules:
             if rule.kind == "phrase":
-                body = "|".join(regex.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))
+                bodies = ["|".join(regex.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))]
             else:
-                body = "|".join(f"(?:{p})" for p in rule.patterns)
-            self.rules.append((rule.id, rule.reason, regex.compile(body, regex.MULTILINE)))
+                # Each pattern on its own: one alternation of them all hides the first character
+                # each needs, and the engine then tries every pattern at every position (3x slower).
+                bodies = list(rule.patterns)
+            self.rules.extend((rule.id, rule.reason, regex.compile(body, regex.MULTILINE)) for body in bodies)
 
     def spans(self, text: str) -> SpanIndex:
         found = []
