@@ -93,7 +93,7 @@ def cli(verbose: int) -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=256,
+    default=1000,  # RunOptions.batch_inputs (the runner is imported only when a command runs)
     show_default=True,
     help="Inputs written to the store per transaction.",
 )

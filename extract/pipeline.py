@@ -52,7 +52,7 @@ class Pipeline:
         else:  # the model is an optional stage: imported and loaded only when asked for
             from extract.figures.hybrid import model_extractor
 
-            self.extractor = model_extractor(self.rules, extractor, model_path)
+            self.extractor = model_extractor(self.rules, extractor, model_path, self.prepare.segmenter)
 
     def run_raw(self, raw: RawDocument) -> list[DocumentResult]:
         results = []

@@ -57,15 +57,18 @@ class EngineUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class RunOptions:
     """How to run. ``workers=None`` means one per core; ``batch_inputs``/``batch_seconds`` bound
-    how much finished work a crash can lose (a batch is committed when either is reached)."""
+    how much finished work a crash can lose, ``batch_chars`` how much text the main process holds
+    (a batch is committed when any is reached). Every commit costs the store a fixed ~0.1 s, so
+    batches are a few hundred small files, not a few."""
 
     engine: EngineName = "local"
     workers: int | None = None
     scheduler: str | None = None
     rebuild: bool = False
     limits: Limits = field(default_factory=Limits)
-    batch_inputs: int = 256
-    batch_seconds: float = 10.0
+    batch_inputs: int = 1000
+    batch_seconds: float = 30.0
+    batch_chars: int = 8_000_000
     chunk_files: int | None = None  # files per task: default 4 locally, 16 on Dask (per-task overhead)
     chunk_bytes: int = 1 << 20  # ~5 s of work: what Ctrl-C may wait for
     export: tuple[str, ...] = ("csv", "parquet")
@@ -457,6 +460,7 @@ class _Batch:
         self.inputs: list[dict[str, Any]] = []
         self.tables: dict[str, list[pa.Table]] = {t: [] for t in RESULT_TABLES}
         self.opened = time.monotonic()
+        self.chars = 0
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -465,6 +469,7 @@ class _Batch:
         if not self.inputs:
             self.opened = time.monotonic()
         self.inputs.extend(inputs)
+        self.chars += sum(row.get("chars") or 0 for row in inputs)
         for name, table in (tables or {}).items():
             self.tables[name].append(table)
 
@@ -656,8 +661,10 @@ class Runner:
 
     def _maybe_commit(self) -> None:
         opts = self.options
-        if len(self.batch) >= opts.batch_inputs or (
-            self.batch.inputs and time.monotonic() - self.batch.opened >= opts.batch_seconds
+        if (
+            len(self.batch) >= opts.batch_inputs
+            or self.batch.chars >= opts.batch_chars
+            or (self.batch.inputs and time.monotonic() - self.batch.opened >= opts.batch_seconds)
         ):
             self._commit()
 

@@ -51,8 +51,8 @@ class Segmenter:
         """
         return [Token(w, s, e) for w, s, e in self.tokenizer.tokenize(text, HMM=True)]
 
-    def cut(self, text: str) -> list[str]:
-        return self.tokenizer.lcut(text, HMM=True)
+    def cut(self, text: str, hmm: bool = True) -> list[str]:
+        return self.tokenizer.lcut(text, HMM=hmm)
 
     def knows(self, word: str) -> bool:
         """Whether jieba's own dictionary already has ``word`` (with its real part of speech)."""

@@ -418,21 +418,10 @@ class Store:
     def _commit(self, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
         con = self.con
         in_paths = "(SELECT source_path FROM _paths)"
-        # 1. forget what these inputs gave before; documents nobody refers to any more go
-        con.execute(
-            f"CREATE TEMP TABLE _old_keys AS SELECT DISTINCT sha256, doc_id FROM document_inputs "
-            f"WHERE input_path IN {in_paths}"
-        )
-        con.execute(f"DELETE FROM document_inputs WHERE input_path IN {in_paths}")
-        con.execute(f"DELETE FROM errors WHERE input_path IN {in_paths}")
-        con.execute(f"DELETE FROM inputs WHERE source_path IN {in_paths}")
-        con.execute("""CREATE TEMP TABLE _gone AS SELECT k.* FROM _old_keys k WHERE NOT EXISTS
-                       (SELECT 1 FROM document_inputs m WHERE m.sha256 = k.sha256 AND m.doc_id = k.doc_id)""")
-        if self.scalar("SELECT count(*) FROM _gone"):
-            for table in ("figures", "rejected", "documents"):
-                con.execute(f"""DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM _gone g
-                                WHERE g.sha256 = {table}.sha256 AND g.doc_id = {table}.doc_id)""")
-            con.execute("DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = texts.sha256)")
+        # 1. forget what these inputs gave before; documents nobody refers to any more go (skipped
+        #    when none was stored before, as in a first run: these scans grow with the store)
+        if self.scalar(f"SELECT count(*) FROM inputs WHERE source_path IN {in_paths}"):
+            self._forget(in_paths)
 
         # 2. an input whose exact bytes are already stored (committed earlier, or earlier in this
         #    batch) is a copy: link it to those documents instead of storing them twice
@@ -498,27 +487,60 @@ class Store:
         self._insert_inputs([r for r in rows if r["status"] != "duplicate"])
 
         # 4. copies: link to the documents of any stored input with the same bytes
-        unlinked = []
-        for row in (r for r in rows if r["status"] == "duplicate"):
+        copies_rows = [r for r in rows if r["status"] == "duplicate"]
+        return self._link_copies(copies_rows) if copies_rows else []
+
+    def _link_copies(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """Link each copy to the documents of the stored input with its bytes, in two statements."""
+        con = self.con
+        con.register(
+            "_copies",
+            pa.table({"source_path": [r["source_path"] for r in rows], "sha256": [r["sha256"] for r in rows]}),
+        )
+        try:
             con.execute(
-                """INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, ?
-                           FROM document_inputs m JOIN inputs i ON m.input_path = i.source_path
-                           WHERE i.sha256 = ? AND i.status = 'ok'""",
-                [row["source_path"], row["sha256"]],
+                """INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, c.source_path
+                   FROM _copies c JOIN inputs i ON i.sha256 = c.sha256 AND i.status = 'ok'
+                   JOIN document_inputs m ON m.input_path = i.source_path"""
             )
-            owner = self.scalar(
-                "SELECT min(source_path) FROM inputs WHERE sha256 = ? AND status = 'ok'", [row["sha256"]]
+            owners = dict(
+                con.execute(
+                    """SELECT c.source_path, min(i.source_path) FROM _copies c
+                       JOIN inputs i ON i.sha256 = c.sha256 AND i.status = 'ok' GROUP BY c.source_path"""
+                ).fetchall()
             )
+        finally:
+            con.unregister("_copies")
+        unlinked, linked = [], []
+        for row in rows:
+            owner = owners.get(row["source_path"])
             if owner is None:
                 log.warning(
-                    "%s: its original was replaced in this run; it will be read on the next run",
-                    row["source_path"],
+                    "%s: its original was replaced in this run; it will be read on the next run", row["source_path"]
                 )
                 unlinked.append(row["source_path"])
-                continue
-            row["duplicate_of"] = owner
-            self._insert_inputs([row])
+            else:
+                row["duplicate_of"] = owner
+                linked.append(row)
+        self._insert_inputs(linked)
         return unlinked
+
+    def _forget(self, in_paths: str) -> None:
+        con = self.con
+        con.execute(
+            f"CREATE TEMP TABLE _old_keys AS SELECT DISTINCT sha256, doc_id FROM document_inputs "
+            f"WHERE input_path IN {in_paths}"
+        )
+        con.execute(f"DELETE FROM document_inputs WHERE input_path IN {in_paths}")
+        con.execute(f"DELETE FROM errors WHERE input_path IN {in_paths}")
+        con.execute(f"DELETE FROM inputs WHERE source_path IN {in_paths}")
+        con.execute("""CREATE TEMP TABLE _gone AS SELECT k.* FROM _old_keys k WHERE NOT EXISTS
+                       (SELECT 1 FROM document_inputs m WHERE m.sha256 = k.sha256 AND m.doc_id = k.doc_id)""")
+        if self.scalar("SELECT count(*) FROM _gone"):
+            for table in ("figures", "rejected", "documents"):
+                con.execute(f"""DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM _gone g
+                                WHERE g.sha256 = {table}.sha256 AND g.doc_id = {table}.doc_id)""")
+            con.execute("DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = texts.sha256)")
 
     def _insert(self, spec: TableSpec, source: str, where: str = "true", params: Sequence[Any] = ()) -> None:
         cols = spec.select_list()

@@ -29,6 +29,7 @@ from extract.figures.extractor import Decision, Extraction, RuleExtractor, _figu
 from extract.model.context import figure_context
 from extract.model.predict import FigureModel, Prediction
 from extract.rules import RuleSet
+from extract.segment import Segmenter
 from extract.text.documents import PreparedDocument
 from schemas.figures import Figure
 
@@ -171,7 +172,7 @@ class ModelExtractor:
         cues = {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept}
         spans = [(bisect_left(index, f.start), bisect_left(index, f.end - 1) + 1) for f in figures]
         contexts = {
-            i: figure_context(text, *spans[i], f.unit, doc.meta.doc_type)
+            i: figure_context(text, *spans[i], f.unit, doc.meta.doc_type, rule_answer(f))
             for i, f in enumerate(figures)
             if metric_open[i] or status_open[i]
         }
@@ -195,6 +196,12 @@ class ModelExtractor:
             return fig
 
 
+def rule_answer(fig: Figure) -> tuple[str | None, float]:
+    """What the rules said about a figure, as the model's context shows it: (metric, confidence),
+    metric None where no rule matched (``rules:fallback``)."""
+    return (None if fig.extractor == FALLBACK else fig.metric, fig.confidence)
+
+
 def _one_per_span(figures: Sequence[Figure]) -> list[Figure]:
     """The model gives one metric per number: the rules' shared-value rows collapse to one."""
     seen: set[tuple[str, int, int]] = set()
@@ -216,11 +223,14 @@ def _note(decisions: list[Decision], span: tuple[int, int], update: dict[str, ob
             break
 
 
-def model_extractor(rules: RuleSet, name: str, model_path: Path | str | None = None) -> ModelExtractor:
+def model_extractor(
+    rules: RuleSet, name: str, model_path: Path | str | None = None, segmenter: Segmenter | None = None
+) -> ModelExtractor:
     """The ``model`` or ``hybrid`` extractor with the model at ``model_path`` (default: shipped).
 
-    Raises ``ModelNotFound`` when there is no trained model there.
+    ``segmenter``: the pipeline's own, shared with the model's tokenizer. Raises ``ModelNotFound``
+    when there is no trained model there.
     """
     if name not in ("model", "hybrid"):
         raise ValueError(f"unknown extractor {name!r}: choose one of {', '.join(EXTRACTORS)}")
-    return ModelExtractor(rules, FigureModel.load(model_path), hybrid=name == "hybrid")
+    return ModelExtractor(rules, FigureModel.load(model_path, segmenter), hybrid=name == "hybrid")

@@ -32,6 +32,13 @@ DOC_TYPE_TOKENS = {
     "other": "DocOther",
 }
 USE_DOC_TYPE = True
+# The rules' own answer as two more words: the metric they chose (``RuleNone`` where no rule
+# matched, ``RuleAbsent`` for a gold figure the rules did not keep) and how sure they were. The
+# model learns when the rules are right, not only what the words say (bench/MODEL.md).
+USE_RULE = True
+RULE_NONE = "RuleNone"
+RULE_ABSENT = "RuleAbsent"
+CONFIDENCE_WORDS = ((0.9, "ConfHigh"), (0.75, "ConfMid"), (0.0, "ConfLow"))
 
 _DIGITS = regex.compile(r"\d+(?:\.\d+)?")
 _SPACES = regex.compile(r"\s+")
@@ -54,15 +61,41 @@ def _clean(part: str) -> str:
     return _SPACES.sub(" ", _DIGITS.sub("0", part)).strip()
 
 
-def figure_context(text: str, start: int, end: int, unit: str, doc_type: str | None = None) -> str:
+def rule_words(rule: tuple[str | None, float] | None) -> str:
+    """The rules' answer as words: ``(metric, confidence)``, metric None without a rule match.
+
+    >>> rule_words(("org.unions_new", 0.93)), rule_words((None, 0.5)), rule_words(None)
+    ('RuleOrgUnionsNew ConfHigh', 'RuleNone ConfLow', 'RuleAbsent')
+    """
+    if rule is None:
+        return RULE_ABSENT
+    metric, confidence = rule
+    word = "Rule" + "".join(p.capitalize() for p in regex.split(r"[^A-Za-z0-9]+", metric) if p) if metric else RULE_NONE
+    level = next(name for floor, name in CONFIDENCE_WORDS if confidence >= floor)
+    return f"{word} {level}"
+
+
+def figure_context(
+    text: str,
+    start: int,
+    end: int,
+    unit: str,
+    doc_type: str | None = None,
+    rule: tuple[str | None, float] | None = None,
+) -> str:
     """The classifier's input for the figure at ``text[start:end]`` (normalised text offsets).
 
-    >>> figure_context("一、组建。全年新发展会员1860人,新建基层工会23家企业。", 24, 27, "家", "work_summary")
-    'DocSummary 会员0人,新建基层工会 NUM 家 企业'
+    ``rule``: the rules' metric for the figure (None: no rule matched) and their confidence;
+    leave it out for a figure the rules did not keep.
+
+    >>> figure_context("一、组建。全年新发展会员1860人,新建基层工会23家企业。", 24, 27, "家", "work_summary",
+    ...                ("org.unions_new", 0.95))
+    'DocSummary RuleOrgUnionsNew ConfHigh 会员0人,新建基层工会 NUM 家 企业'
     """
     left_start = max(_back_to(text, start), start - LEFT_CHARS)
     right_end = min(_forward_to(text, end), end + RIGHT_CHARS)
     left = _clean(text[left_start:start])
     right = _clean(text[end:right_end])
     head = DOC_TYPE_TOKENS.get(doc_type or "", "") if USE_DOC_TYPE else ""
-    return " ".join(p for p in (head, left, NUMBER, unit or NO_UNIT, right) if p)
+    ruled = rule_words(rule) if USE_RULE else ""
+    return " ".join(p for p in (head, ruled, left, NUMBER, unit or NO_UNIT, right) if p)

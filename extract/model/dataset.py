@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from extract.figures.candidates import Candidate, CandidateFinder
+from extract.figures.extractor import RuleExtractor
 from extract.ingest import read_path
 from extract.model.context import figure_context
 from extract.rules import RuleSet
@@ -97,6 +99,7 @@ class Aligner:
     def __init__(self, rules: RuleSet) -> None:
         self.preparer = DocumentPreparer(rules)
         self.finder = CandidateFinder(rules.units)
+        self.rule_extractor = RuleExtractor(rules)
         self.classes = {u.unit: set(u.classes) for u in rules.units.units}
         self.shared_words = tuple(rules.qualifiers.shared_value_words)
 
@@ -115,21 +118,46 @@ class Aligner:
         unaligned: list[dict[str, object]] = []
         for doc_id, rows in by_doc.items():
             doc = docs.get(doc_id)
+            ruled: dict[tuple[int, int], list[tuple[str | None, float]]] = {}
             if doc is None:
                 # The split disagrees with the gold's part numbers: align in the whole file instead.
                 log.warning("%s: no part %s after splitting; aligned against the whole file", gold, doc_id)
                 text = normalise(raws[0].text).text if raws else ""
             else:
                 text = doc.text.text
+                ruled = self.rule_answers(doc)
             doc_type = doc.meta.doc_type if doc is not None else None
-            found, missed = self.rows(doc_id, str(txt), text, rows, doc_type)
+            found, missed = self.rows(doc_id, str(txt), text, rows, doc_type, ruled)
             examples.extend(found)
             unaligned.extend(missed)
         return examples, unaligned
 
+    def rule_answers(self, doc: PreparedDocument) -> dict[tuple[int, int], list[tuple[str | None, float]]]:
+        """The rules' (metric, confidence) at each span of the normalised text, in their order.
+
+        Spans are mapped from the figures' original offsets as the hybrid maps them.
+        """
+        from extract.figures.hybrid import rule_answer
+
+        index = doc.text.index
+        out: dict[tuple[int, int], list[tuple[str | None, float]]] = {}
+        for f in self.rule_extractor(doc).figures:
+            span = (bisect_left(index, f.start), bisect_left(index, f.end - 1) + 1)
+            out.setdefault(span, []).append(rule_answer(f))
+        return out
+
     def rows(
-        self, doc_id: str, source: str, text: str, rows: list[dict[str, object]], doc_type: str | None = None
+        self,
+        doc_id: str,
+        source: str,
+        text: str,
+        rows: list[dict[str, object]],
+        doc_type: str | None = None,
+        ruled: dict[tuple[int, int], list[tuple[str | None, float]]] | None = None,
     ) -> tuple[list[Example], list[dict[str, object]]]:
+        """Examples for one document's gold ``rows``; ``ruled``: the rules' answers by span."""
+        ruled = ruled or {}
+        taken: dict[tuple[int, int], int] = {}  # gold rows already given each span
         cands = self.finder(text)
         used: set[int] = set()
         pos = 0  # where the previous row was found: rows follow the text's order
@@ -164,11 +192,15 @@ class Aligner:
                 missed.append(row)
                 continue
             start, end, unit_used = span
+            answers = ruled.get((start, end), [])
+            k = taken.get((start, end), 0)
+            taken[(start, end)] = k + 1
+            rule = answers[min(k, len(answers) - 1)] if answers else None
             examples.append(
                 Example(
                     doc_id=doc_id,
                     source=source,
-                    text=figure_context(text, start, end, unit_used, doc_type),
+                    text=figure_context(text, start, end, unit_used, doc_type, rule),
                     metric=str(row.get("metric") or "other"),
                     status=str(row.get("status") or "actual"),
                     start=start,

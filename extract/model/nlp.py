@@ -1,5 +1,10 @@
 """The spaCy pipeline: ``spacy.blank("zh")`` with the jieba segmenter and two text classifiers.
 
+The tokenizer is the project's own jieba segmenter (``extract/segment.py``, with the union-domain
+user dictionary), not spaCy's ``ChineseTokenizer``, which would load jieba's global dictionary a
+second time in every process (about 50 MB and a second of loading) and cut words the rules'
+dictionary keeps whole. A loaded pipeline shares the segmenter its extraction pipeline already has.
+
 ``metric`` and ``status`` are exclusive-class ``textcat`` components over a figure's context
 (``context.py``): by default a bag of jieba words and word bigrams (``bow``); a small CNN over
 word and character features (``cnn``) and the ensemble of both are there to compare. Sizes are
@@ -8,17 +13,58 @@ chosen for a few hundred training figures, two CPU cores and a shipped model wel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import DummyTokenizer, get_words_and_spaces
+from spacy.vocab import Vocab
 
-# spaCy's jieba segmenter logs its dictionary loading on jieba's own logger, which jieba resets
-# when it is imported; extract/segment.py (the one module that imports jieba: STYLE 10) quiets it.
-import extract.segment  # noqa: F401
+from extract.segment import Segmenter
 
 COMPONENTS = ("metric", "status")
-TOKENIZER_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "jieba"}}}
+TOKENIZER = "zongjie.Segmenter.v1"
+TOKENIZER_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}}
+HMM = False
+
+
+class SegmenterTokenizer(DummyTokenizer):
+    """spaCy's tokenizer over the project's ``Segmenter`` (jieba without its HMM for unknown words:
+    the contexts are short and the HMM's guesses cost time for no accuracy, bench/MODEL.md).
+
+    ``segmenter`` is set by whoever loads the pipeline (``FigureModel.load``); left unset, the
+    packaged rules' segmenter is built on first use. Nothing of it is saved with the model: the
+    user dictionary is rules data, and the model records its hash (``zongjie.json``).
+    """
+
+    def __init__(self, vocab: Vocab, segmenter: Segmenter | None = None) -> None:
+        self.vocab = vocab
+        self.segmenter = segmenter
+
+    def __call__(self, text: str) -> Doc:
+        if self.segmenter is None:
+            self.segmenter = default_segmenter()
+        words, spaces = get_words_and_spaces([w for w in self.segmenter.cut(text, hmm=HMM) if w], text)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+
+@lru_cache(maxsize=1)
+def default_segmenter() -> Segmenter:
+    """The packaged rules' segmenter, built once per process for tokenizers given none."""
+    from extract.rules import load_rules
+
+    return Segmenter(load_rules().jieba_dict)
+
+
+@spacy.registry.tokenizers(TOKENIZER)
+def create_tokenizer() -> Callable[[Language], SegmenterTokenizer]:
+    def make(nlp: Language) -> SegmenterTokenizer:
+        return SegmenterTokenizer(nlp.vocab)
+
+    return make
 
 # Hash table sizes. The bag of words has one weight per bucket and label: 2**14 buckets x ~60
 # metric labels x 4 bytes ≈ 4 MB on disk, the largest part of the shipped model. Training time
@@ -67,7 +113,7 @@ def textcat_model(component: str, architecture: str = "bow") -> dict[str, Any]:
     return {"@architectures": "spacy.TextCatEnsemble.v2", "tok2vec": tok2vec, "linear_model": bow}
 
 
-def make_nlp(labels: dict[str, list[str]], architecture: str = "bow") -> Language:
+def make_nlp(labels: dict[str, list[str]], architecture: str = "bow", segmenter: Segmenter | None = None) -> Language:
     """A blank pipeline with one exclusive ``textcat`` per component in ``labels``.
 
     >>> nlp = make_nlp({"metric": ["org.unions", "other"], "status": ["actual", "plan"]})
@@ -75,6 +121,7 @@ def make_nlp(labels: dict[str, list[str]], architecture: str = "bow") -> Languag
     ['metric', 'status']
     """
     nlp = spacy.blank("zh", config=TOKENIZER_CONFIG)
+    nlp.tokenizer.segmenter = segmenter
     for component in COMPONENTS:
         if component not in labels:
             continue

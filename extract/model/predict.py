@@ -7,11 +7,14 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy
 
 from extract.model import SHIPPED_MODEL
+
+if TYPE_CHECKING:
+    from extract.segment import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +42,22 @@ class FigureModel:
         self._masks: dict[tuple[str, frozenset[str]], numpy.ndarray] = {}
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> FigureModel:
-        """The pipeline saved at ``path``; the one shipped in the package when ``path`` is None."""
+    def load(cls, path: Path | str | None = None, segmenter: Segmenter | None = None) -> FigureModel:
+        """The pipeline saved at ``path``; the one shipped in the package when ``path`` is None.
+
+        ``segmenter``: the extraction pipeline's own, shared by the model's tokenizer (by default
+        one is built from the packaged rules on first use).
+        """
         import spacy
 
-        import extract.model.nlp  # noqa: F401  (quiets jieba's logger before spaCy loads it)
+        import extract.model.nlp  # noqa: F401  (registers the tokenizer the saved config names)
 
         path = Path(path) if path is not None else SHIPPED_MODEL
         if not (path / "config.cfg").is_file():
             raise ModelNotFound(f"no trained model at {path} (train one with `zongjie train`)")
         nlp = spacy.load(path)
+        if segmenter is not None:
+            nlp.tokenizer.segmenter = segmenter
         meta_path = path / META_FILE
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         return cls(nlp, meta, path)
