@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from extract.pipeline import Pipeline, raw_from_text
-
 if TYPE_CHECKING:
     from extract.runner import RunOptions, RunStats
 
@@ -266,6 +264,7 @@ def explain(text: str, extractor: str, model_path: Path | None) -> None:
         zongjie explain --extractor hybrid "慰问困难职工56户"
     """
     from extract.model.predict import ModelNotFound
+    from extract.pipeline import Pipeline, raw_from_text
 
     try:
         pipeline = Pipeline(extractor=extractor, model_path=model_path)

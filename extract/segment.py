@@ -40,7 +40,7 @@ class Segmenter:
             self.tokenizer.load_userdict(str(path))
         finally:
             path.unlink(missing_ok=True)
-        self.tagger = jieba.posseg.POSTokenizer(self.tokenizer)
+        self.tagger = _tagger(self.tokenizer)
 
     def tokens(self, text: str) -> list[Token]:
         """Tokens with their offsets in ``text``.
@@ -62,3 +62,19 @@ class Segmenter:
     def tag(self, text: str) -> list[tuple[str, str]]:
         """Words with their part-of-speech flags (jieba's ICTCLAS-style tags: n, ns, v, p, …)."""
         return [(p.word, p.flag) for p in self.tagger.lcut(text, HMM=True)]
+
+
+def _tagger(tokenizer: jieba.Tokenizer) -> jieba.posseg.POSTokenizer:
+    """A part-of-speech tagger over ``tokenizer``.
+
+    ``POSTokenizer(tokenizer)`` would parse the main dictionary's tags again (1 s in every worker),
+    though ``jieba.posseg`` already holds them for its own tagger over the same file. A copy, because
+    a tagger adds the user dictionary's tags to its table.
+    """
+    shared = jieba.posseg.dt
+    if tokenizer.dictionary != shared.tokenizer.dictionary:
+        return jieba.posseg.POSTokenizer(tokenizer)
+    tagger = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    tagger.tokenizer = tokenizer
+    tagger.word_tag_tab = dict(shared.word_tag_tab)
+    return tagger

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from schemas.documents import DocumentMeta, ErrorRow
 from schemas.figures import FIGURE_COLUMNS, Figure, Rejected
@@ -15,6 +13,9 @@ from schemas.figures import FIGURE_COLUMNS, Figure, Rejected
 DOCUMENT_COLUMNS = tuple(DocumentMeta.model_fields)
 REJECTED_COLUMNS = ("doc_id", "start", "end", "surface", "errors", "candidate")
 ERROR_COLUMNS = ("path", "stage", "reason")
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: the workers never make one (50 MB each)
+    import pandas as pd
 
 
 def document_row(meta: DocumentMeta) -> dict[str, Any]:
@@ -30,6 +31,8 @@ def rejected_row(rej: Rejected) -> dict[str, Any]:
 
 
 def frame(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(list(rows), columns=list(columns))
 
 
