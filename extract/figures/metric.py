@@ -19,6 +19,7 @@ AFTER_PENALTY = 2.0
 # A cue in another clause (across a comma or colon) speaks less for the number than one in its own.
 CLAUSE_PENALTY = 4.0
 CLAUSE_MARKS = ",，:：;；"
+_CLAUSE_MARK = regex.compile(f"[{CLAUSE_MARKS}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class MetricAssigner:
                     distance = gaps(sent_start + end, cand.start)
                     if distance > rule.window or (c.block and c.block.search(left, end)):
                         continue
-                    clauses = sum(left.count(m, end) for m in CLAUSE_MARKS)
+                    clauses = len(_CLAUSE_MARK.findall(left, end))
                     score = self._score(rule, cue, distance, after=False) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
                         best = MetricMatch(
@@ -136,7 +137,7 @@ class MetricAssigner:
                     distance = gaps(cand.end, cand.end + start)
                     if distance > rule.window or (c.block and c.block.search(right, 0, start)):
                         continue
-                    clauses = sum(right.count(m, 0, start) for m in CLAUSE_MARKS)
+                    clauses = len(_CLAUSE_MARK.findall(right, 0, start))
                     score = self._score(rule, cue, distance, after=True) + CLAUSE_PENALTY * clauses
                     if best is None or score < best.score:
                         best = MetricMatch(rule.id, rule.metric, cue, cand.end + start, cand.end + end, distance, score)
