@@ -22,6 +22,7 @@ import os
 import re
 import types
 import typing
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,6 +42,9 @@ DB_NAME = "zongjie.duckdb"
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 EXCEL_MAX_CELL = 32_767  # characters per cell
 ExportFormat = Literal["csv", "parquet", "xlsx"]
+# Figures per group of :meth:`Store.organisation_groups` (a document counts as one more): what a
+# whole-store pass such as the audit holds in memory at once.
+GROUP_FIGURES = 50_000
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
@@ -247,6 +251,7 @@ class Store:
         self.memory_limit = memory_limit
         self.roomy_memory_limit = roomy_memory_limit
         self.directory = Path(directory)
+        self._in_transaction = False
         self.path = self.directory / DB_NAME
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}; run `zongjie extract ... --out {self.directory}` first")
@@ -559,21 +564,90 @@ class Store:
         finally:
             self.con.unregister("_b_inputs")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed on a clean exit, rolled back on any error. Inside another, joins it."""
+        if self._in_transaction:
+            yield
+            return
+        self.con.execute("BEGIN")
+        self._in_transaction = True
+        try:
+            yield
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
+
     def replace_table(self, name: str, frame: Any) -> None:
         """Replace (or create) a non-core table with ``frame`` (pandas or Arrow), atomically."""
-        if not _IDENTIFIER.match(name) or name in CORE_TABLES:
-            raise StoreError(f"cannot replace table {name!r}: not a plain name, or a core table")
-        self.con.register("_frame", frame)
+        _check_non_core(name, "replace")
+        with self._registered("_frame", frame), self.transaction(), self._insertion_order():
+            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _frame")
+
+    def append_table(self, name: str, frame: Any) -> None:
+        """Append ``frame`` (pandas or Arrow) to a non-core table, creating it when absent; atomically.
+
+        Columns are matched by name: one the table lacks is added, one the frame lacks is NULL in its
+        rows, and one whose types differ takes the type both fit (a column of only NULLs so far, as
+        DuckDB reads an all-None pandas column, takes the frame's). So a table appended piece by piece
+        gets the columns one frame of all the pieces would give it.
+        """
+        _check_non_core(name, "append to")
+        with self._registered("_frame", frame), self.transaction(), self._insertion_order():
+            have = self._column_types(name)
+            if not have:
+                self.con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM _frame")
+                return
+            for col, typ, *_ in self.con.execute("DESCRIBE SELECT * FROM _frame").fetchall():
+                if col not in have:
+                    self.con.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(col)} {typ}")
+                    continue
+                wide = self.con.execute(
+                    f"DESCRIBE SELECT {quote(col)} FROM {quote(name)} UNION ALL SELECT {quote(col)} FROM _frame"
+                ).fetchall()[0][1]
+                if wide != have[col]:
+                    self.con.execute(f"ALTER TABLE {quote(name)} ALTER COLUMN {quote(col)} TYPE {wide}")
+            self.con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM _frame")
+
+    def sort_table(self, name: str, column: str) -> None:
+        """Rewrite a non-core table in ``column`` order, rows of one value kept in the order they were
+        written (a stable sort; NULLs last). A table without that column is left as it is."""
+        _check_non_core(name, "sort")
+        if column not in self._column_types(name):
+            return
+        with self.transaction(), self._insertion_order():
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {quote(name)} ORDER BY {quote(column)}, rowid"
+            )
+
+    def _column_types(self, name: str) -> dict[str, str]:
+        """A table's columns and their types, in order; empty when there is no such table."""
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+            [name],
+        ).fetchall()
+        return dict(rows)
+
+    @contextlib.contextmanager
+    def _registered(self, view: str, frame: Any) -> Iterator[None]:
+        self.con.register(view, frame)
         try:
-            self.con.execute("BEGIN")
-            try:
-                self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _frame")
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
+            yield
         finally:
-            self.con.unregister("_frame")
+            self.con.unregister(view)
+
+    @contextlib.contextmanager
+    def _insertion_order(self) -> Iterator[None]:
+        """Rows stored in the order they come (whatever the thread count), so ``rowid`` follows it."""
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            yield
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -596,6 +670,36 @@ class Store:
 
     def batches(self, sql: str, size: int = 50_000) -> Iterator[pa.RecordBatch]:
         yield from self.con.sql(sql).to_arrow_reader(size)
+
+    def organisation_groups(self, max_figures: int = GROUP_FIGURES) -> Iterator[tuple[Any, Any]]:
+        """The ``documents`` and ``figures`` tables in groups of whole organisations, as pandas frames.
+
+        For a whole-store pass in bounded memory whose result, group by group, is what it would be
+        over the whole store when it compares documents only within one organisation (the audit).
+        Every document of one organisation (``organisation.strip()``) is in one group, and so are all
+        rows of one ``doc_id`` (a file name repeated in two folders gives two documents one id);
+        documents without an organisation, and figures with no document row, join any group.
+
+        Groups are filled in order of their smallest ``doc_id`` up to ``max_figures`` figures (each
+        document counting as one more); an organisation larger than that is a group of its own. Each
+        frame has the columns and order of :meth:`frame`. An empty store gives one empty group.
+        """
+        docs = self.con.execute("SELECT doc_id, organisation FROM documents").fetchall()
+        counts = dict(self.con.execute("SELECT doc_id, count(*) FROM figures GROUP BY doc_id").fetchall())
+        groups = pack_groups(organisation_components(docs, counts), max_figures) or [[]]
+        for doc_ids in groups:
+            yield self._group_frames(doc_ids)
+
+    def _group_frames(self, doc_ids: Sequence[str | None]) -> tuple[Any, Any]:
+        ids = pa.table({"doc_id": pa.array([d for d in doc_ids if d is not None], pa.string())})
+        where = "doc_id IN (SELECT doc_id FROM _group)" + (" OR doc_id IS NULL" if None in doc_ids else "")
+        with self._registered("_group", ids):
+            return tuple(  # type: ignore[return-value]
+                self.con.sql(
+                    f"SELECT * FROM {spec.name} WHERE {where} ORDER BY {', '.join(quote(c) for c in spec.order_by)}"
+                ).df()
+                for spec in (DOCUMENTS, FIGURES)
+            )
 
     # -- exports -------------------------------------------------------------------------------
 
@@ -714,6 +818,73 @@ class Store:
             f"SELECT f.*, d.source_path, d.title AS document_title FROM figures f "
             f"LEFT JOIN documents d ON d.sha256 = f.sha256 AND d.doc_id = f.doc_id ORDER BY {order}"
         )
+
+
+def organisation_components(
+    documents: Iterable[tuple[str | None, str | None]], figures: Mapping[str | None, int]
+) -> list[tuple[list[str | None], int]]:
+    """The doc_ids that must be seen together: joined by organisation (stripped) and by doc_id.
+
+    ``documents`` holds ``(doc_id, organisation)`` rows, ``figures`` the figure count per doc_id.
+    Returns each set of doc_ids (sorted, NULL last) with its size (figures + document rows), in
+    order of their first doc_id.
+
+    >>> organisation_components([("b", " X"), ("a", None), ("c", "X "), ("a", "Y")], {"b": 3, "z": 1})
+    [(['a'], 2), (['b', 'c'], 5), (['z'], 1)]
+    """
+    parent: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+
+    def find(node: tuple[str, str | None]) -> tuple[str, str | None]:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    size: dict[str | None, int] = defaultdict(int)
+    for doc_id, org in documents:
+        size[doc_id] += 1
+        root = find(("doc", doc_id))
+        if isinstance(org, str) and org.strip():
+            parent[root] = find(("org", org.strip()))
+    for doc_id, n in figures.items():
+        size[doc_id] += n
+        find(("doc", doc_id))
+    members: dict[tuple[str, str | None], list[str | None]] = defaultdict(list)
+    for node in list(parent):
+        if node[0] == "doc":
+            members[find(node)].append(node[1])
+    groups = sorted((sorted(ids, key=_null_last) for ids in members.values()), key=lambda ids: _null_last(ids[0]))
+    return [(ids, sum(size[d] for d in ids)) for ids in groups]
+
+
+def pack_groups(components: Iterable[tuple[list[str | None], int]], limit: int) -> list[list[str | None]]:
+    """Components packed in order into groups of at most ``limit`` (a larger one stands alone).
+
+    >>> pack_groups([(["a"], 2), (["b", "c"], 5), (["d"], 9), (["e"], 1)], 7)
+    [['a', 'b', 'c'], ['d'], ['e']]
+    """
+    groups: list[list[str | None]] = []
+    current: list[str | None] = []
+    filled = 0
+    for ids, n in components:
+        if current and filled + n > limit:
+            groups.append(current)
+            current, filled = [], 0
+        current.extend(ids)
+        filled += n
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _null_last(doc_id: str | None) -> tuple[bool, str]:
+    return doc_id is None, doc_id or ""
+
+
+def _check_non_core(name: str, action: str) -> None:
+    if not _IDENTIFIER.match(name) or name in CORE_TABLES:
+        raise StoreError(f"cannot {action} table {name!r}: not a plain name, or a core table")
 
 
 def _now() -> dt.datetime:

@@ -95,6 +95,9 @@ def audit(
     views = {doc_id: DocView(doc_id, doc_figs, rules, meta.get(doc_id)) for doc_id, doc_figs in by_doc.items()}
     records = build_records(views.values(), rules)
     records.errors[:0] = figure_errors
+    # by document, its failed figure rows first (a stable sort), as findings are: every table's order then
+    # depends only on each document, and an audit run over groups of documents gives the same order
+    records.errors.sort(key=lambda e: e.doc_id)
     ctx = AuditContext(rules, views, records, meta)
     findings: list[Finding] = []
     for rule_id, check in CHECKS.items():
