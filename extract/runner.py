@@ -713,12 +713,20 @@ def count_inputs(inputs: Sequence[Path | str], limits: Limits | None = None) -> 
 # audit hook
 
 
-def run_audit_hook(store: Store) -> str:
+def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
     """Run ``extract.audit.run_audit`` over the whole store, if that module exists yet.
 
-    Its tables (records, findings) replace the store's copies. Returns what happened, for the
-    ``runs`` table: ``absent``, ``ok: <tables>`` or ``failed: <error>``; a failing audit is logged
-    and never loses the extraction.
+    The store is audited one group of whole organisations at a time (``Store.organisation_groups``:
+    up to ``max_figures`` figures, its default when None; a larger organisation alone), so memory
+    stays bounded however large the archive. The audit compares documents only within one
+    organisation, so each group gives the rows the whole-store audit gives for its documents.
+
+    Its tables (records, findings) replace the store's copies: a table's first group replaces it,
+    later groups append, and with several groups each table is then put in ``doc_id`` order, the
+    rows of one document as the audit gave them: the whole-store audit's order. It is all one
+    transaction, so the store holds either every table of this audit or, when it fails midway,
+    the previous ones. Returns what happened, for the ``runs`` table: ``absent``, ``ok: <tables>``
+    or ``failed: <error>``; a failing audit is logged and never loses the extraction.
     """
     if importlib.util.find_spec("extract.audit") is None:
         return "absent"
@@ -727,15 +735,27 @@ def run_audit_hook(store: Store) -> str:
         run_audit = getattr(audit, "run_audit", None)
         if run_audit is None:
             return "absent"
-        tables = run_audit(store.frame("documents"), store.frame("figures"))
-        for name, frame in tables.items():
-            if name in CORE_TABLES:
-                raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
-            store.replace_table(name, frame)
+        groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
+        written: list[str] = []
+        n_groups = 0
+        with store.transaction():
+            for n_groups, (documents, figures) in enumerate(groups, 1):
+                for name, frame in run_audit(documents, figures).items():
+                    if name in CORE_TABLES:
+                        raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
+                    if name in written:
+                        store.append_table(name, frame)
+                    else:
+                        store.replace_table(name, frame)
+                        written.append(name)
+                log.debug("audit: group %d, %d documents, %d figures", n_groups, len(documents), len(figures))
+            if n_groups > 1:
+                for name in written:
+                    store.sort_table(name, "doc_id")
     except Exception as exc:
         log.exception("the audit failed; the extracted tables are kept")
         return f"failed: {type(exc).__name__}: {exc}"
-    return "ok: " + ", ".join(sorted(tables))
+    return "ok: " + ", ".join(sorted(written))
 
 
 __all__ = [
