@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from extract.runner import RunOptions, RunStats, run
+from extract.audit import AUDIT_TABLES
+from extract.audit import run_audit as whole_store_audit
+from extract.runner import RunOptions, RunStats, run, run_audit_hook
 from extract.store import Store
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -215,6 +217,69 @@ def test_a_failing_audit_keeps_the_extraction(
     assert_same(clean, tables(out))
     with Store(out, read_only=True) as store:
         assert store.frame("runs")["audit"].item() == "failed: RuntimeError: rule table missing"
+
+
+def stored(store: Store, table: str) -> tuple[list[tuple[str, str]], pd.DataFrame]:
+    """A table as the store holds it: its column types, and its rows in stored order."""
+    types = store.con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+    ).fetchall()
+    return types, store.con.sql(f"SELECT * FROM {table}").df()
+
+
+def test_the_audit_in_groups_gives_the_whole_store_audit(tmp_path: Path) -> None:
+    """dev + heldout audited in groups of about 40 figures: every table as the whole-store audit's, to
+    the column types and the row order. The 2012 reports of 青石镇总工会 (dev-town-union-2012,
+    ho-township-union-2012) disagree (cross.same_year) and must meet in one group; a copy of the
+    heldout one named like dev-street-union-2015 gives that doc_id a document of each organisation."""
+    archive = tmp_path / "archive"
+    for folder in ("dev", "heldout"):
+        shutil.copytree(CORPUS / folder, archive / folder, ignore=shutil.ignore_patterns("*.jsonl"))
+    (archive / "copy").mkdir()
+    text = (CORPUS / "heldout" / "ho-township-union-2012.txt").read_text(encoding="utf-8")
+    (archive / "copy" / "dev-street-union-2015.txt").write_text(text + "\n", encoding="utf-8")  # other bytes
+    out = tmp_path / "out"
+    assert run([archive], out, RunOptions(workers=1, audit=False, export=())).status == "done"
+    with Store(out) as store:
+        documents, figures = store.frame("documents"), store.frame("figures")
+        whole = whole_store_audit(documents, figures)
+        cross = whole["findings"][whole["findings"]["rule"] == "cross.same_year"]
+        assert "ho-township-union-2012" in set(cross["doc_id"])
+        # the finding needs both reports in one audit: each alone gives none
+        for doc_id in ("dev-town-union-2012", "ho-township-union-2012"):
+            alone = whole_store_audit(documents[documents.doc_id == doc_id], figures[figures.doc_id == doc_id])
+            assert not (alone["findings"]["rule"] == "cross.same_year").any()
+        assert len(list(store.organisation_groups(40))) >= 8
+        for name, frame in whole.items():
+            store.replace_table(f"whole_{name}", frame)
+        assert run_audit_hook(store, max_figures=40) == "ok: " + ", ".join(sorted(AUDIT_TABLES))
+        for name in AUDIT_TABLES:
+            (types, grouped), (whole_types, expected) = stored(store, name), stored(store, f"whole_{name}")
+            assert types == whole_types, name
+            pd.testing.assert_frame_equal(grouped, expected, obj=name)
+        assert store.count("findings") > len(cross) > 0 and store.count("contracts") > 0
+
+
+def test_an_audit_failing_midway_leaves_the_previous_tables(
+    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    run([archive], out, RunOptions(workers=1, audit=False, export=()))
+    groups: list[int] = []
+
+    def run_audit(documents: pd.DataFrame, figures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        groups.append(len(figures))
+        if len(groups) == 3:
+            raise RuntimeError("rule table missing")
+        return {"findings": documents[["doc_id"]], f"records_{len(groups)}": figures[["doc_id"]]}
+
+    fake_audit(monkeypatch, run_audit)
+    with Store(out) as store:
+        store.replace_table("findings", pd.DataFrame({"doc_id": ["from the last run"]}))
+        assert run_audit_hook(store, max_figures=1) == "failed: RuntimeError: rule table missing"
+        assert len(groups) == 3
+        assert store.frame("findings")["doc_id"].tolist() == ["from the last run"]
+        assert [t for t in store.tables() if t.startswith("records")] == []
 
 
 @pytest.mark.slow

@@ -223,6 +223,54 @@ def test_replace_table_refuses_core_tables(store: Store) -> None:
         store.replace_table("x; DROP TABLE figures", pd.DataFrame({"a": [1]}))
 
 
+def test_append_table_matches_columns_by_name_and_widens_types(store: Store) -> None:
+    store.append_table("findings", pd.DataFrame({"doc_id": ["b", "a"], "note": [None, None], "n": [1, 2]}))
+    store.append_table("findings", pd.DataFrame({"n": [2.5], "doc_id": ["a"], "note": ["x"], "extra": [True]}))
+    types = dict(
+        store.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'findings'"
+        ).fetchall()
+    )
+    assert types == {"doc_id": "VARCHAR", "note": "VARCHAR", "n": "DOUBLE", "extra": "BOOLEAN"}
+    store.sort_table("findings", "doc_id")  # stable: the two rows of 'a' stay in the order written
+    rows = store.con.execute("SELECT doc_id, note, n FROM findings").fetchall()
+    assert rows == [("a", None, 2.0), ("a", "x", 2.5), ("b", None, 1.0)]
+    with pytest.raises(StoreError):
+        store.append_table("figures", pd.DataFrame({"a": [1]}))
+
+
+def test_a_failed_transaction_keeps_the_tables_as_they_were(store: Store) -> None:
+    store.replace_table("findings", pd.DataFrame({"doc_id": ["old"]}))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.replace_table("findings", pd.DataFrame({"doc_id": ["new"]}))
+        store.append_table("findings", pd.DataFrame({"doc_id": ["newer"]}))
+        store.replace_table("records_x", pd.DataFrame({"doc_id": ["new"]}))
+        raise RuntimeError("midway")
+    assert store.con.execute("SELECT doc_id FROM findings").fetchall() == [("old",)]
+    assert "records_x" not in store.tables()
+
+
+def test_organisation_groups_keep_organisations_and_doc_ids_whole(store: Store) -> None:
+    store.commit(*batch(("a/one.txt", "工会会员120人", 3), ("a/two.txt", "职工代表45人", 2), ("b/one.txt", "x", 1)))
+    store.commit(*batch(("c/three.txt", "y", 4), ("c/four.txt", "z", 1), ("c/five.txt", "w", 0)))
+    orgs = {"a/two.txt": " 青石镇总工会", "c/four.txt": "青石镇总工会\u3000", "c/three.txt": "南湖区总工会"}
+    for path, org in orgs.items():
+        store.con.execute("UPDATE documents SET organisation = ? WHERE source_path = ?", [org, path])
+    groups = list(store.organisation_groups(max_figures=7))
+    ids = [sorted(set(d["doc_id"])) for d, _ in groups]
+    # sizes (figures + rows): five 1; four + two 5, one organisation once stripped; one 6, two rows of one
+    # doc_id; three 5. Packed in that order up to 7.
+    assert ids == [["five", "four", "two"], ["one"], ["three"]]
+    for documents, figures in groups:
+        assert list(documents.columns) == list(store.frame("documents").columns)
+        assert list(figures.columns) == list(store.frame("figures").columns)
+        assert set(figures["doc_id"]) <= set(documents["doc_id"])
+    assert sum(len(f) for _, f in groups) == store.count("figures")
+    assert sum(len(d) for d, _ in groups) == store.count("documents")
+    with Store(store.directory / "empty") as empty:  # one empty group, so a pass still writes its tables
+        assert [(len(d), len(f)) for d, f in empty.organisation_groups()] == [(0, 0)]
+
+
 def test_a_column_added_to_a_model_reaches_an_old_store(tmp_path: Path) -> None:
     with Store(tmp_path) as s:
         s.con.execute("ALTER TABLE documents DROP COLUMN region")
