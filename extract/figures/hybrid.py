@@ -16,6 +16,7 @@ class fits the figure's unit, so its figures validate like the rules' own.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -109,6 +110,11 @@ class ModelExtractor:
         self.rule_extractor = rule_extractor or RuleExtractor(rules)
         self.validation_context = self.rule_extractor.validation_context
         self.has_status = "status" in model.components
+        trained_under = model.meta.get("jieba_dict_sha256")
+        if trained_under and trained_under != hashlib.sha256(rules.jieba_dict.encode("utf-8")).hexdigest():
+            log.warning(
+                "the model at %s was trained under another jieba user dictionary: retrain it (make model)", model.path
+            )
         labels = set(model.labels("metric"))
         # The metrics each unit may take (a figure without a unit may take any).
         self.allowed: dict[str, frozenset[str]] = {}

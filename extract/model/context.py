@@ -9,6 +9,8 @@ both build their texts here, so they cannot drift apart.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import regex
 
 from extract.figures.extractor import SENTENCE_BREAKS
@@ -32,16 +34,16 @@ DOC_TYPE_TOKENS = {
     "other": "DocOther",
 }
 USE_DOC_TYPE = True
-# The rules' own answer as two more words: the metric they chose (``RuleNone`` where no rule
-# matched, ``RuleAbsent`` for a gold figure the rules did not keep) and how sure they were. The
-# model learns when the rules are right, not only what the words say (bench/MODEL.md).
+# The rules' own answer as two more words: the metric they chose and how sure they were, so the
+# model learns where the rules go wrong, not only what the words say. A figure no rule matched
+# (``rules:fallback``) gets no such words: there the model reads the text alone, and "no rule
+# matched" (mostly ``other`` in the gold) does not outweigh what the words say (bench/MODEL.md).
 USE_RULE = True
-RULE_NONE = "RuleNone"
-RULE_ABSENT = "RuleAbsent"
 CONFIDENCE_WORDS = ((0.9, "ConfHigh"), (0.75, "ConfMid"), (0.0, "ConfLow"))
 
 _DIGITS = regex.compile(r"\d+(?:\.\d+)?")
 _SPACES = regex.compile(r"\s+")
+_NOT_ALNUM = regex.compile(r"[^A-Za-z0-9]+")
 
 
 def _back_to(text: str, pos: int) -> int:
@@ -62,17 +64,21 @@ def _clean(part: str) -> str:
 
 
 def rule_words(rule: tuple[str | None, float] | None) -> str:
-    """The rules' answer as words: ``(metric, confidence)``, metric None without a rule match.
+    """The rules' answer as words: ``(metric, confidence)``; none where no rule matched.
 
-    >>> rule_words(("org.unions_new", 0.93)), rule_words((None, 0.5)), rule_words(None)
-    ('RuleOrgUnionsNew ConfHigh', 'RuleNone ConfLow', 'RuleAbsent')
+    >>> rule_words(("org.unions_new", 0.93)), rule_words(("other", 0.7)), rule_words((None, 0.5))
+    ('RuleOrgUnionsNew ConfHigh', 'RuleOther ConfLow', '')
     """
-    if rule is None:
-        return RULE_ABSENT
+    if rule is None or rule[0] is None:
+        return ""
     metric, confidence = rule
-    word = "Rule" + "".join(p.capitalize() for p in regex.split(r"[^A-Za-z0-9]+", metric) if p) if metric else RULE_NONE
     level = next(name for floor, name in CONFIDENCE_WORDS if confidence >= floor)
-    return f"{word} {level}"
+    return f"{_rule_word(metric)} {level}"
+
+
+@lru_cache(maxsize=1024)
+def _rule_word(metric: str) -> str:
+    return "Rule" + "".join(p.capitalize() for p in _NOT_ALNUM.split(metric) if p)
 
 
 def figure_context(
@@ -86,7 +92,7 @@ def figure_context(
     """The classifier's input for the figure at ``text[start:end]`` (normalised text offsets).
 
     ``rule``: the rules' metric for the figure (None: no rule matched) and their confidence;
-    leave it out for a figure the rules did not keep.
+    None for a figure the rules did not keep.
 
     >>> figure_context("一、组建。全年新发展会员1860人,新建基层工会23家企业。", 24, 27, "家", "work_summary",
     ...                ("org.unions_new", 0.95))

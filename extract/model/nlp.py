@@ -28,12 +28,15 @@ from extract.segment import Segmenter
 COMPONENTS = ("metric", "status")
 TOKENIZER = "zongjie.Segmenter.v1"
 TOKENIZER_CONFIG = {"nlp": {"tokenizer": {"@tokenizers": TOKENIZER}}}
-HMM = False
+CACHED_PIECES = 20_000  # pieces of context remembered with their words (the same few recur)
 
 
 class SegmenterTokenizer(DummyTokenizer):
-    """spaCy's tokenizer over the project's ``Segmenter`` (jieba without its HMM for unknown words:
-    the contexts are short and the HMM's guesses cost time for no accuracy, bench/MODEL.md).
+    """spaCy's tokenizer over the project's ``Segmenter``.
+
+    A context (``context.py``) is pieces between spaces: the marker words (document type, the
+    rules' answer, ``NUM`` and the unit) are taken whole, and only the text pieces go through
+    jieba, each cut once and remembered (segmenting is most of the model's time per figure).
 
     ``segmenter`` is set by whoever loads the pipeline (``FigureModel.load``); left unset, the
     packaged rules' segmenter is built on first use. Nothing of it is saved with the model: the
@@ -43,11 +46,37 @@ class SegmenterTokenizer(DummyTokenizer):
     def __init__(self, vocab: Vocab, segmenter: Segmenter | None = None) -> None:
         self.vocab = vocab
         self.segmenter = segmenter
+        self._pieces: dict[str, list[str]] = {}
+
+    def forget(self) -> None:
+        """Drop the remembered pieces (a benchmark's cold start)."""
+        self._pieces.clear()
+
+    def words(self, piece: str) -> list[str]:
+        """The words of one piece (no whitespace in it)."""
+        words = self._pieces.get(piece)
+        if words is None:
+            if self.segmenter is None:
+                self.segmenter = default_segmenter()
+            words = [piece] if piece.isascii() and piece.isalnum() else self.segmenter.cut(piece)
+            if len(self._pieces) >= CACHED_PIECES:
+                self._pieces.clear()
+            self._pieces[piece] = words
+        return words
 
     def __call__(self, text: str) -> Doc:
-        if self.segmenter is None:
-            self.segmenter = default_segmenter()
-        words, spaces = get_words_and_spaces([w for w in self.segmenter.cut(text, hmm=HMM) if w], text)
+        pieces = text.split(" ")
+        if all(pieces) and not any(p.isspace() or not p.isprintable() for p in pieces):
+            # single spaces between pieces, as context.py writes them: words and spaces directly
+            words: list[str] = []
+            spaces: list[bool] = []
+            for piece in pieces:
+                cut = self.words(piece)
+                words.extend(cut)
+                spaces.extend([False] * (len(cut) - 1) + [True])
+            spaces[-1] = False
+        else:
+            words, spaces = get_words_and_spaces([w for p in text.split() for w in self.words(p)], text)
         return Doc(self.vocab, words=words, spaces=spaces)
 
 
@@ -65,6 +94,7 @@ def create_tokenizer() -> Callable[[Language], SegmenterTokenizer]:
         return SegmenterTokenizer(nlp.vocab)
 
     return make
+
 
 # Hash table sizes. The bag of words has one weight per bucket and label: 2**14 buckets x ~60
 # metric labels x 4 bytes ≈ 4 MB on disk, the largest part of the shipped model. Training time

@@ -69,6 +69,9 @@ class FigureModel:
             mask = self._masks[key] = numpy.array([label in keep for label in labels], dtype=bool)
         return mask
 
+    def _all(self, component: str, labels: Sequence[str]) -> numpy.ndarray:
+        return self._mask(component, labels, frozenset(labels))
+
     def labels(self, component: str) -> tuple[str, ...]:
         return tuple(self.nlp.get_pipe(component).labels)
 
@@ -82,14 +85,17 @@ class FigureModel:
         docs = [self.nlp.make_doc(t) for t in texts]
         scores = numpy.asarray(pipe.predict(docs))
         labels = pipe.labels
-        out = []
-        for i, row in enumerate(scores):
-            keep = allowed[i] if allowed is not None else None
-            if keep is not None:
-                mask = self._mask(component, labels, keep)
-                if mask.any():
-                    row = numpy.where(mask, row, 0.0)
-            total = float(row.sum())
-            best = int(row.argmax())
-            out.append(Prediction(labels[best], float(row[best]) / total if total > 0 else 0.0))
-        return out
+        if allowed is not None:  # one matrix of masks; a mask that allows nothing leaves its row whole
+            masks = numpy.stack(
+                [
+                    self._mask(component, labels, keep) if keep is not None else self._all(component, labels)
+                    for keep in allowed
+                ]
+            )
+            masks[~masks.any(axis=1)] = True
+            scores = numpy.where(masks, scores, 0.0)
+        best = scores.argmax(axis=1)
+        totals = scores.sum(axis=1)
+        top = scores[numpy.arange(len(best)), best]
+        confidence = numpy.divide(top, totals, out=numpy.zeros_like(top), where=totals > 0)
+        return [Prediction(labels[b], float(c)) for b, c in zip(best.tolist(), confidence.tolist(), strict=True)]

@@ -7,6 +7,7 @@ sorted order, and the CPU ops are deterministic: the same gold and seed give the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -131,6 +132,9 @@ def train_model(
         "examples": len(data.examples),
         "unaligned": len(data.unaligned),
         "labels": {c: labels_of(data.examples, c) for c in settings.components},
+        # the tokenizer cuts with the rules' jieba dictionary: a model trained under another one
+        # still runs, with a warning (figures.hybrid)
+        "jieba_dict_sha256": dict_hash(rules.jieba_dict),
     }
     policy = HybridPolicy()
     if folds > 1 and len(data.files) >= folds:
@@ -143,6 +147,10 @@ def train_model(
     summary = dict(meta, seconds=round(time.perf_counter() - started, 1), out=str(out_dir))
     log.info("model saved to %s in %.0fs", out_dir, summary["seconds"])
     return summary
+
+
+def dict_hash(jieba_dict: str) -> str:
+    return hashlib.sha256(jieba_dict.encode("utf-8")).hexdigest()
 
 
 def _shown(path: str) -> str:
