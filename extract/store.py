@@ -45,6 +45,9 @@ ExportFormat = Literal["csv", "parquet", "xlsx"]
 # Figures per group of :meth:`Store.organisation_groups` (a document counts as one more): what a
 # whole-store pass such as the audit holds in memory at once.
 GROUP_FIGURES = 50_000
+# Where tables written piece by piece wait (``staged=True``) until :meth:`Store.publish_staged` puts
+# them in place at once: a schema of their own, which no reader of the store lists.
+STAGING_SCHEMA = "staging"
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
@@ -266,7 +269,9 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         # the store's share of a run is small; more DuckDB threads would only take cores from the workers
+        self.threads = threads
         self.con.execute(f"SET threads = {threads}")
+        self.con.execute("SET enable_progress_bar = false")  # our own progress goes to the terminal
         # exports sort explicitly, so DuckDB need not buffer rows to keep their insertion order
         self.con.execute("SET preserve_insertion_order = false")
         if not read_only:
@@ -317,6 +322,7 @@ class Store:
             for name in self.tables():
                 if name not in KEPT_ON_REBUILD:
                     self.con.execute(f"DROP TABLE {quote(name)}")
+            self.con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -581,54 +587,85 @@ class Store:
         finally:
             self._in_transaction = False
 
-    def replace_table(self, name: str, frame: Any) -> None:
-        """Replace (or create) a non-core table with ``frame`` (pandas or Arrow), atomically."""
-        _check_non_core(name, "replace")
-        with self._registered("_frame", frame), self.transaction(), self._insertion_order():
-            self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _frame")
+    def replace_table(self, name: str, frame: Any, *, staged: bool = False) -> None:
+        """Replace (or create) a non-core table with ``frame`` (pandas or Arrow), atomically.
 
-    def append_table(self, name: str, frame: Any) -> None:
+        ``staged``: the table of that name among the staged ones (see :meth:`publish_staged`).
+        """
+        table = self._non_core(name, "replace", staged)
+        with self._registered("_frame", frame), self.transaction(), self._insertion_order():
+            self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+
+    def append_table(self, name: str, frame: Any, *, staged: bool = False) -> None:
         """Append ``frame`` (pandas or Arrow) to a non-core table, creating it when absent; atomically.
 
         Columns are matched by name: one the table lacks is added, one the frame lacks is NULL in its
         rows, and one whose types differ takes the type both fit (a column of only NULLs so far, as
         DuckDB reads an all-None pandas column, takes the frame's). So a table appended piece by piece
-        gets the columns one frame of all the pieces would give it.
+        gets the columns one frame of all the pieces would give it. ``staged`` as for
+        :meth:`replace_table`.
         """
-        _check_non_core(name, "append to")
+        table = self._non_core(name, "append to", staged)
         with self._registered("_frame", frame), self.transaction(), self._insertion_order():
-            have = self._column_types(name)
+            have = self._column_types(name, staged)
             if not have:
-                self.con.execute(f"CREATE TABLE {quote(name)} AS SELECT * FROM _frame")
+                self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame")
                 return
             for col, typ, *_ in self.con.execute("DESCRIBE SELECT * FROM _frame").fetchall():
                 if col not in have:
-                    self.con.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(col)} {typ}")
+                    self.con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(col)} {typ}")
                     continue
                 wide = self.con.execute(
-                    f"DESCRIBE SELECT {quote(col)} FROM {quote(name)} UNION ALL SELECT {quote(col)} FROM _frame"
+                    f"DESCRIBE SELECT {quote(col)} FROM {table} UNION ALL SELECT {quote(col)} FROM _frame"
                 ).fetchall()[0][1]
                 if wide != have[col]:
-                    self.con.execute(f"ALTER TABLE {quote(name)} ALTER COLUMN {quote(col)} TYPE {wide}")
-            self.con.execute(f"INSERT INTO {quote(name)} BY NAME SELECT * FROM _frame")
+                    self.con.execute(f"ALTER TABLE {table} ALTER COLUMN {quote(col)} TYPE {wide}")
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _frame")
 
-    def sort_table(self, name: str, column: str) -> None:
-        """Rewrite a non-core table in ``column`` order, rows of one value kept in the order they were
-        written (a stable sort; NULLs last). A table without that column is left as it is."""
-        _check_non_core(name, "sort")
-        if column not in self._column_types(name):
-            return
+    def publish_staged(self, order_by: str | None = None) -> list[str]:
+        """Put every staged table in place of the store's table of its name, all in one transaction.
+
+        With ``order_by``, a table that has that column is written in its order, rows of one value
+        in the order they were staged (a stable sort; NULLs last). Returns the tables' names. Staged
+        tables are committed piece by piece, so DuckDB holds no long transaction's rows in memory;
+        until this call the store's own tables are untouched.
+        """
+        names = self._staged()
         with self.transaction(), self._insertion_order():
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {quote(name)} ORDER BY {quote(column)}, rowid"
-            )
+            for name in names:
+                table = f"{quote(STAGING_SCHEMA)}.{quote(name)}"
+                order = f" ORDER BY {quote(order_by)}, rowid" if order_by in self._column_types(name, True) else ""
+                self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {table}{order}")
+            self.con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+        return names
 
-    def _column_types(self, name: str) -> dict[str, str]:
+    def drop_staged(self) -> None:
+        """Forget the staged tables (a failed pass's, or those a killed process left)."""
+        self.con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+
+    def _staged(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? ORDER BY table_name",
+            [STAGING_SCHEMA],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _non_core(self, name: str, action: str, staged: bool) -> str:
+        """The SQL name of a non-core table (created schema and all when staged); refuses a core one."""
+        if not _IDENTIFIER.match(name) or name in CORE_TABLES:
+            raise StoreError(f"cannot {action} table {name!r}: not a plain name, or a core table")
+        if not staged:
+            return quote(name)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+        return f"{quote(STAGING_SCHEMA)}.{quote(name)}"
+
+    def _column_types(self, name: str, staged: bool = False) -> dict[str, str]:
         """A table's columns and their types, in order; empty when there is no such table."""
         rows = self.con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
-            [name],
+            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [STAGING_SCHEMA if staged else "main", name],
         ).fetchall()
         return dict(rows)
 
@@ -705,12 +742,15 @@ class Store:
 
     @contextlib.contextmanager
     def roomy(self) -> Iterator[None]:
-        """A larger DuckDB memory limit for whole-store passes, when no worker shares the machine."""
+        """More memory and every core for whole-store passes (sorting for the exports, the audit's
+        reads), when no worker shares the machine."""
         self.con.execute(f"SET memory_limit = '{self.roomy_memory_limit}'")
+        self.con.execute(f"SET threads = {os.cpu_count() or 1}")
         try:
             yield
         finally:
             self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            self.con.execute(f"SET threads = {self.threads}")
 
     def export(
         self,
@@ -880,11 +920,6 @@ def pack_groups(components: Iterable[tuple[list[str | None], int]], limit: int) 
 
 def _null_last(doc_id: str | None) -> tuple[bool, str]:
     return doc_id is None, doc_id or ""
-
-
-def _check_non_core(name: str, action: str) -> None:
-    if not _IDENTIFIER.match(name) or name in CORE_TABLES:
-        raise StoreError(f"cannot {action} table {name!r}: not a plain name, or a core table")
 
 
 def _now() -> dt.datetime:
