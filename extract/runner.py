@@ -721,12 +721,15 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
     stays bounded however large the archive. The audit compares documents only within one
     organisation, so each group gives the rows the whole-store audit gives for its documents.
 
-    Its tables (records, findings) replace the store's copies: a table's first group replaces it,
-    later groups append, and with several groups each table is then put in ``doc_id`` order, the
-    rows of one document as the audit gave them: the whole-store audit's order. It is all one
-    transaction, so the store holds either every table of this audit or, when it fails midway,
-    the previous ones. Returns what happened, for the ``runs`` table: ``absent``, ``ok: <tables>``
-    or ``failed: <error>``; a failing audit is logged and never loses the extraction.
+    Its tables (records, findings) replace the store's copies. They are built as staged tables
+    (``Store.publish_staged``), committed group by group so that DuckDB holds no growing transaction:
+    a table's first group replaces its staged copy, later groups append. At the end one transaction
+    puts them all in place, with several groups in ``doc_id`` order, the rows of one document as the
+    audit gave them: the whole-store audit's order. Until then the store's own tables are the
+    previous audit's, and stay so when the audit fails (its staged tables are dropped; those of a
+    process killed midway are dropped by the next audit). Returns what happened, for the ``runs``
+    table: ``absent``, ``ok: <tables>`` or ``failed: <error>``; a failing audit is logged and never
+    loses the extraction.
     """
     if importlib.util.find_spec("extract.audit") is None:
         return "absent"
@@ -738,20 +741,21 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
         groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
         written: list[str] = []
         n_groups = 0
-        with store.transaction():
+        store.drop_staged()
+        try:
             for n_groups, (documents, figures) in enumerate(groups, 1):
                 for name, frame in run_audit(documents, figures).items():
                     if name in CORE_TABLES:
                         raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
                     if name in written:
-                        store.append_table(name, frame)
+                        store.append_table(name, frame, staged=True)
                     else:
-                        store.replace_table(name, frame)
+                        store.replace_table(name, frame, staged=True)
                         written.append(name)
                 log.debug("audit: group %d, %d documents, %d figures", n_groups, len(documents), len(figures))
-            if n_groups > 1:
-                for name in written:
-                    store.sort_table(name, "doc_id")
+            store.publish_staged(order_by="doc_id" if n_groups > 1 else None)
+        finally:
+            store.drop_staged()
     except Exception as exc:
         log.exception("the audit failed; the extracted tables are kept")
         return f"failed: {type(exc).__name__}: {exc}"

@@ -280,6 +280,7 @@ def test_an_audit_failing_midway_leaves_the_previous_tables(
         assert len(groups) == 3
         assert store.frame("findings")["doc_id"].tolist() == ["from the last run"]
         assert [t for t in store.tables() if t.startswith("records")] == []
+        assert store.publish_staged() == []  # the failed audit's staged tables are gone
 
 
 @pytest.mark.slow

@@ -232,11 +232,26 @@ def test_append_table_matches_columns_by_name_and_widens_types(store: Store) -> 
         ).fetchall()
     )
     assert types == {"doc_id": "VARCHAR", "note": "VARCHAR", "n": "DOUBLE", "extra": "BOOLEAN"}
-    store.sort_table("findings", "doc_id")  # stable: the two rows of 'a' stay in the order written
     rows = store.con.execute("SELECT doc_id, note, n FROM findings").fetchall()
-    assert rows == [("a", None, 2.0), ("a", "x", 2.5), ("b", None, 1.0)]
+    assert rows == [("b", None, 1.0), ("a", None, 2.0), ("a", "x", 2.5)]
     with pytest.raises(StoreError):
         store.append_table("figures", pd.DataFrame({"a": [1]}))
+
+
+def test_staged_tables_wait_unseen_until_published_in_order(store: Store) -> None:
+    store.replace_table("findings", pd.DataFrame({"doc_id": ["old"]}))
+    store.replace_table("findings", pd.DataFrame({"doc_id": ["b", "a"], "i": [1, 2]}), staged=True)
+    store.append_table("findings", pd.DataFrame({"doc_id": ["a"], "i": [3]}), staged=True)
+    store.replace_table("records_x", pd.DataFrame({"n": [2, 1]}), staged=True)
+    assert store.tables() == [*CORE_TABLES, "findings"]
+    assert store.frame("findings")["doc_id"].tolist() == ["old"]
+    assert store.publish_staged(order_by="doc_id") == ["findings", "records_x"]
+    # stable: the two rows of 'a' as they were written; a table without doc_id as it was
+    assert store.con.execute("SELECT doc_id, i FROM findings").fetchall() == [("a", 2), ("a", 3), ("b", 1)]
+    assert store.con.execute("SELECT n FROM records_x").fetchall() == [(2,), (1,)]
+    store.replace_table("findings", pd.DataFrame({"doc_id": ["half"]}), staged=True)
+    store.drop_staged()
+    assert store.publish_staged() == [] and store.count("findings") == 3
 
 
 def test_a_failed_transaction_keeps_the_tables_as_they_were(store: Store) -> None:
