@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 
 def extractor_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--extractor and --model, shared by the commands that extract figures."""
+    """--extractor and --model, shared by the commands that extract figures.
+
+    The extractor defaults to ``hybrid`` where a trained model is there (the packaged one, or
+    --model), else to ``rules``, saying so on stderr.
+    """
     command = click.option(
         "--model",
         "model_path",
@@ -26,10 +30,26 @@ def extractor_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--extractor",
         type=click.Choice(["rules", "model", "hybrid"]),
-        default="rules",
-        show_default=True,
-        help="Figure extractor (model/hybrid need the trained model).",
+        default=None,
+        callback=_default_extractor,
+        help="Figure extractor: rules, the model alone, or hybrid (rules first, the model where they are "
+        "unsure). Default: hybrid with the packaged model, rules when there is none.",
     )(command)
+
+
+def _default_extractor(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if value is not None:
+        return value
+    from extract.model import SHIPPED_MODEL
+
+    model_path = ctx.params.get("model_path")
+    folder = Path(model_path) if model_path is not None else SHIPPED_MODEL
+    if (folder / "config.cfg").is_file():
+        return "hybrid"
+    if model_path is not None:  # asked for a model that is not there: say so, do not fall back
+        raise click.BadParameter(f"no trained model at {folder} (train one with `zongjie train`)", ctx, param)
+    click.echo(f"no trained model at {folder}: extracting with the rules only (make model trains one)", err=True)
+    return "rules"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

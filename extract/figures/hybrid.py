@@ -6,7 +6,8 @@ non-figures); they differ in who decides the metric and the status:
 - ``model``: the model decides every figure's metric (and status, when it has that component);
 - ``hybrid``: the rules decide, and the model decides only where the rules have no metric
   (``rules:fallback``) or only a weak one (confidence below a threshold), and for status only
-  where the rules found no cue, in each case only where the model itself is confident enough.
+  on those same figures (their context is segmented already) where the rules found no status
+  cue, in each case only where the model itself is confident enough.
 
 A figure the model decided says so in its ``extractor`` column (``model:metric`` where the rules
 had none, ``hybrid:metric`` where it overrode a weak rule, ``model:status``) and carries the
@@ -131,7 +132,8 @@ class ModelExtractor:
         if self.hybrid:
             figures = extraction.figures
             metric_open = [self.policy.metric_open(f) for f in figures]
-            status_open = [self.has_status and self.policy.status_min < NEVER] * len(figures)
+            # status only where the metric is open too: the context is segmented already
+            status_open = [is_open and self.has_status and self.policy.status_min < NEVER for is_open in metric_open]
         else:
             figures = _one_per_span(extraction.figures)
             metric_open = [True] * len(figures)

@@ -46,15 +46,17 @@ _SPACES = regex.compile(r"\s+")
 _NOT_ALNUM = regex.compile(r"[^A-Za-z0-9]+")
 
 
-def _back_to(text: str, pos: int) -> int:
-    while pos > 0 and text[pos - 1] not in SENTENCE_BREAKS:
+def _back_to(text: str, pos: int, limit: int) -> int:
+    """The sentence start before ``pos``, or ``limit`` characters back if that comes first."""
+    stop = max(0, pos - limit)
+    while pos > stop and text[pos - 1] not in SENTENCE_BREAKS:
         pos -= 1
     return pos
 
 
-def _forward_to(text: str, pos: int) -> int:
-    n = len(text)
-    while pos < n and text[pos] not in SENTENCE_BREAKS:
+def _forward_to(text: str, pos: int, limit: int) -> int:
+    stop = min(len(text), pos + limit)
+    while pos < stop and text[pos] not in SENTENCE_BREAKS:
         pos += 1
     return pos
 
@@ -98,8 +100,8 @@ def figure_context(
     ...                ("org.unions_new", 0.95))
     'DocSummary RuleOrgUnionsNew ConfHigh 会员0人,新建基层工会 NUM 家 企业'
     """
-    left_start = max(_back_to(text, start), start - LEFT_CHARS)
-    right_end = min(_forward_to(text, end), end + RIGHT_CHARS)
+    left_start = _back_to(text, start, LEFT_CHARS)
+    right_end = _forward_to(text, end, RIGHT_CHARS)
     left = _clean(text[left_start:start])
     right = _clean(text[end:right_end])
     head = DOC_TYPE_TOKENS.get(doc_type or "", "") if USE_DOC_TYPE else ""

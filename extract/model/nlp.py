@@ -35,8 +35,9 @@ class SegmenterTokenizer(DummyTokenizer):
     """spaCy's tokenizer over the project's ``Segmenter``.
 
     A context (``context.py``) is pieces between spaces: the marker words (document type, the
-    rules' answer, ``NUM`` and the unit) are taken whole, and only the text pieces go through
-    jieba, each cut once and remembered (segmenting is most of the model's time per figure).
+    rules' answer, ``NUM``) are taken whole, and only the text pieces go through jieba, without
+    its HMM for unknown words (a sixth faster on these short pieces), each cut once and
+    remembered: segmenting is most of the model's time per figure (bench/MODEL.md).
 
     ``segmenter`` is set by whoever loads the pipeline (``FigureModel.load``); left unset, the
     packaged rules' segmenter is built on first use. Nothing of it is saved with the model: the
@@ -58,7 +59,7 @@ class SegmenterTokenizer(DummyTokenizer):
         if words is None:
             if self.segmenter is None:
                 self.segmenter = default_segmenter()
-            words = [piece] if piece.isascii() and piece.isalnum() else self.segmenter.cut(piece)
+            words = [piece] if piece.isascii() and piece.isalnum() else self.segmenter.cut(piece, hmm=False)
             if len(self._pieces) >= CACHED_PIECES:
                 self._pieces.clear()
             self._pieces[piece] = words
