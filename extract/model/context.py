@@ -21,7 +21,10 @@ NO_UNIT = "NOUNIT"
 # the cue of a metric stands just before the number, within its clause (新建基层工会23家); wider
 # windows bring in the neighbouring figures' cues as noise, which a bag of words cannot tell
 # apart by distance. After the number only the next word or two count (…万元的, 23家企业).
-LEFT_CHARS = 14
+# With the rules' answer among the words, 10 characters on the left score within 0.002 of 14 out of
+# fold (hybrid metrics F1 0.8946 against 0.8966) and segment a third fewer: the model's time per
+# figure is mostly jieba's.
+LEFT_CHARS = 10
 RIGHT_CHARS = 3
 # One ASCII word per document type: jieba keeps it whole, and it cannot collide with Chinese.
 DOC_TYPE_TOKENS = {
@@ -98,7 +101,7 @@ def figure_context(
 
     >>> figure_context("一、组建。全年新发展会员1860人,新建基层工会23家企业。", 24, 27, "家", "work_summary",
     ...                ("org.unions_new", 0.95))
-    'DocSummary RuleOrgUnionsNew ConfHigh 会员0人,新建基层工会 NUM 家 企业'
+    'DocSummary RuleOrgUnionsNew ConfHigh 0人,新建基层工会 NUM 家 企业'
     """
     left_start = _back_to(text, start, LEFT_CHARS)
     right_end = _forward_to(text, end, RIGHT_CHARS)

@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 FALLBACK_MIN = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, NEVER)
 RULE_CONFIDENCE_BELOW = (0.0, 0.6, 0.7, 0.8, 0.85, 0.9)
 OVERRIDE_MIN = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, NEVER)
-STATUS_MIN = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, NEVER)
+# The hybrid leaves status to the rules: out of fold the model's status added next to nothing to
+# full F1 (bench/MODEL.md), for a second classifier pass that costs a third more time per open
+# figure. (``--extractor model`` still uses it.)
+STATUS_MIN = (NEVER,)
 
 
 def answers_for(
