@@ -24,6 +24,7 @@ import json
 import re
 import sys
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,15 +39,22 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def build(source: Path) -> tuple[str, list[dict[str, object]]]:
-    """The plain text of one annotated source and its gold rows."""
+@lru_cache(maxsize=1)
+def _stages():  # type: ignore[no-untyped-def]
+    """The rules, candidate finder and document preparer, built once for every source."""
     from extract.figures.candidates import CandidateFinder
-    from extract.pipeline import raw_from_text
     from extract.rules import load_rules
     from extract.text.documents import DocumentPreparer
 
     rules = load_rules()
-    finder = CandidateFinder(rules.units)
+    return rules, CandidateFinder(rules.units), DocumentPreparer(rules)
+
+
+def build(source: Path) -> tuple[str, list[dict[str, object]]]:
+    """The plain text of one annotated source and its gold rows."""
+    from extract.pipeline import raw_from_text
+
+    rules, finder, preparer = _stages()
     annotated = source.read_text(encoding="utf-8")
     stem = source.name.removesuffix(".txt.in")
     pieces, marks, pos = [], [], 0
@@ -65,7 +73,7 @@ def build(source: Path) -> tuple[str, list[dict[str, object]]]:
     text = "".join(pieces)
     if "[[" in text or "]]" in text:
         raise SystemExit(f"{source.name}: a malformed [[...]] mark is left in the text")
-    docs = DocumentPreparer(rules)(raw_from_text(text, stem), stem=stem)
+    docs = preparer(raw_from_text(text, stem), stem=stem)
     rows: list[dict[str, object]] = []
     taxonomy = rules.taxonomy.metrics
     for offset, surface, metrics, status in marks:
