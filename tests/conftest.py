@@ -23,7 +23,8 @@ def rules() -> RuleSet:
 
 @pytest.fixture(scope="session")
 def pipeline(rules: RuleSet) -> Pipeline:
-    return Pipeline(rules)
+    """The rules-only pipeline (the library's default; the command line defaults to hybrid)."""
+    return Pipeline(rules, extractor="rules")
 
 
 @pytest.fixture(scope="session")

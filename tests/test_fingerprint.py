@@ -46,3 +46,18 @@ def test_changed_rules_extract_afresh(archive: Path, tmp_path: Path, monkeypatch
 def test_the_extractor_choice_is_part_of_the_fingerprint() -> None:
     rules_only = fingerprint.pipeline_fingerprint({"extractor": "rules"})
     assert rules_only != fingerprint.pipeline_fingerprint({"extractor": "rules", "threshold": 0.5})
+
+
+def test_the_model_is_part_of_the_fingerprint(tmp_path: Path) -> None:
+    """A rerun under a retrained model (same folder, other weights) extracts afresh."""
+    model = tmp_path / "model"
+    (model / "metric").mkdir(parents=True)
+    (model / "metric" / "model").write_bytes(b"weights 1")
+    args = {"extractor": "hybrid", "model_path": model}
+    before = fingerprint.pipeline_fingerprint(args)
+    rules_only = fingerprint.pipeline_fingerprint({"extractor": "rules", "model_path": model})
+    assert before == fingerprint.pipeline_fingerprint(args)
+    (model / "metric" / "model").write_bytes(b"weights 2")
+    assert fingerprint.pipeline_fingerprint(args) != before
+    # the rules alone do not depend on the model
+    assert fingerprint.pipeline_fingerprint({"extractor": "rules", "model_path": model}) == rules_only

@@ -46,6 +46,30 @@ def test_quality_bar(texts: list[Path], golds: list[Path], pipeline: Pipeline) -
     assert not failing, f"below the bar: {failing}; all: { {k: v['f1'] for k, v in scores.items()} }"
 
 
+@pytest.fixture(scope="module")
+def hybrid_pipeline(rules) -> Pipeline:
+    from extract.model import SHIPPED_MODEL
+
+    if not (SHIPPED_MODEL / "config.cfg").is_file():
+        pytest.fail(f"no shipped model in {SHIPPED_MODEL}: run `make model`")
+    return Pipeline(rules, extractor="hybrid")
+
+
+@pytest.mark.parametrize(("texts", "golds"), gold_sets())
+def test_quality_bar_hybrid(
+    texts: list[Path], golds: list[Path], pipeline: Pipeline, hybrid_pipeline: Pipeline
+) -> None:
+    """The default extractor of the command line holds the same bar, and is no worse than the rules."""
+    if not all(p.exists() for p in [*texts, *golds]):
+        pytest.skip("../shared is absent")
+    gold = [row for g in golds for row in read_gold(g)]
+    scores = score(gold, predictions(texts, hybrid_pipeline))
+    failing = {level: scores[level]["f1"] for level, bar in BARS.items() if scores[level]["f1"] < bar}
+    assert not failing, f"below the bar: {failing}; all: { {k: v['f1'] for k, v in scores.items()} }"
+    rules_only = score(gold, predictions(texts, pipeline))
+    assert scores["metrics"]["f1"] >= rules_only["metrics"]["f1"], (scores["metrics"], rules_only["metrics"])
+
+
 @pytest.mark.parametrize("path", sorted((CORPUS / "dev").glob("*.txt")), ids=lambda p: p.stem)
 def test_each_dev_document_is_mostly_right(path: Path, pipeline: Pipeline) -> None:
     """A per-document floor, so one document cannot collapse behind a good average."""

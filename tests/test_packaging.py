@@ -1,10 +1,12 @@
-"""A non-editable install works: the wheel carries the rules and finds them through importlib.resources."""
+"""A non-editable install works: the wheel carries the rules (found through importlib.resources) and the
+trained model."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -13,8 +15,11 @@ CHECK = """
 import json, extract.resources as r
 from extract.rules import load_rules
 from extract.pipeline import extract_text
+from extract.model.predict import FigureModel
+model = FigureModel.load()
 print(json.dumps({"root": str(r.rules_root()), "rules": len(load_rules().metric_rules),
-                  "figures": [[f.surface, f.metric] for f in extract_text("新建工会12家。")]}))
+                  "figures": [[f.surface, f.metric] for f in extract_text("新建工会12家。")],
+                  "model": str(model.path), "labels": len(model.labels("metric"))}))
 """
 
 
@@ -23,6 +28,10 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
     (wheel,) = wheels.glob("zongjie-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    assert "extract/model/trained/config.cfg" in names, "the trained model is not in the wheel"
+    assert "extract/model/trained/metric/model" in names and "extract/model/trained/zongjie.json" in names
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, capture_output=True)
     # Run from elsewhere, with only the installed copy importable (dependencies from this venv).
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
@@ -31,3 +40,5 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     result = json.loads(out.stdout)
     assert Path(result["root"]).is_relative_to(target), result["root"]
     assert result["rules"] > 50 and result["figures"] == [["12家", "org.unions_new"]]
+    # the packaged model loads from the installed copy
+    assert Path(result["model"]).is_relative_to(target) and result["labels"] > 10
