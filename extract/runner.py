@@ -73,7 +73,7 @@ class RunOptions:
     chunk_bytes: int = 1 << 20  # ~5 s of work: what Ctrl-C may wait for
     export: tuple[str, ...] = ("csv", "parquet")
     audit: bool = True
-    memory_limit: str = "128MB"  # DuckDB's, while the workers run; more for the audit and exports
+    memory_limit: str = "64MB"  # DuckDB's, while the workers run; more for the audit and exports
     pipeline_args: dict[str, Any] = field(default_factory=dict)  # Pipeline(**...): extractor, model_path
 
 

@@ -246,7 +246,7 @@ class Store:
         self,
         directory: Path | str,
         *,
-        memory_limit: str = "128MB",
+        memory_limit: str = "64MB",
         roomy_memory_limit: str = "384MB",
         threads: int = 1,
         read_only: bool = False,
