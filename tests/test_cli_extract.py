@@ -161,8 +161,10 @@ def test_kill_9_leaves_a_readable_store_and_the_next_run_completes(archive: Path
     proc = zongjie("extract", str(archive), "--out", str(out), "--workers", "1", "--no-progress")
     assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
     after = store_tables(out)
-    # the uninterrupted run to compare with, made now so that it runs the same rules
-    assert run([archive], tmp_path / "clean", RunOptions(workers=1)).status == "done"
+    # the uninterrupted run to compare with, made now so that it runs the same rules (and the
+    # command line's default extractor, hybrid with the packaged model)
+    clean_run = RunOptions(workers=1, pipeline_args={"extractor": "hybrid"})
+    assert run([archive], tmp_path / "clean", clean_run).status == "done"
     clean = store_tables(tmp_path / "clean")
     for name, frame in clean.items():
         pd.testing.assert_frame_equal(frame, after[name], obj=name)
