@@ -16,6 +16,7 @@ audit hook and exports the whole store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -588,7 +589,8 @@ class Runner:
                     )
                     continue
                 found.append((Task(os.fspath(item.path), item.source_path, size), sha))
-            decisions = self.store.decide([(t.source_path, sha) for t, sha in found])
+            with _ctrl_c_after():
+                decisions = self.store.decide([(t.source_path, sha) for t, sha in found])
             for (task, sha), decision in zip(found, decisions, strict=True):
                 if decision.action == "skip":
                     self.stats.skipped += 1
@@ -673,10 +675,32 @@ class Runner:
             return
         for row in self.batch.inputs:
             row["run_id"] = self.stats.run_id
-        self.store.commit(self.batch.inputs, self.batch.concat())
-        log.debug("committed %d inputs", len(self.batch))
-        # cleared only once committed: an interrupted commit is rolled back and retried
-        self.batch = _Batch()
+        with _ctrl_c_after():
+            self.store.commit(self.batch.inputs, self.batch.concat())
+            log.debug("committed %d inputs", len(self.batch))
+            # cleared only once committed: a failed commit is rolled back and retried
+            self.batch = _Batch()
+
+
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes during the block until the block is done, then raise it.
+
+    DuckDB turns a SIGINT during a statement into ``RuntimeError: Query interrupted``, which would
+    fail the run instead of stopping it cleanly; a commit is short and atomic, so let it finish.
+    A no-op off the main thread, where no signal handler can be set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

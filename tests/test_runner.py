@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import re
 import shutil
+import signal
 import sys
 import types
 import zipfile
@@ -169,6 +171,26 @@ def test_interrupt_keeps_what_finished_and_the_next_run_completes(
     again = run([archive], out, RunOptions(workers=1))
     assert again.processed == 8 - kept and again.skipped == kept
     assert_same(clean, tables(out))
+
+
+def test_ctrl_c_during_a_commit_lets_it_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real SIGINT in the middle of a DuckDB statement: DuckDB would turn it into "Query
+    interrupted" and fail the run; the commit finishes and the run stops as interrupted."""
+    archive = make_archive(tmp_path / "archive")
+    out = tmp_path / "out"
+    real_commit = Store.commit
+
+    def commit_with_ctrl_c(self: Store, *args: object, **kwargs: object) -> object:
+        if self.count("inputs") == 0:  # the first commit: Ctrl-C as DuckDB starts on it
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_commit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "commit", commit_with_ctrl_c)
+    stats = run([archive], out, RunOptions(workers=1, chunk_files=1, batch_inputs=2))
+    assert stats.status == "interrupted"
+    with Store(out, read_only=True) as store:
+        assert store.frame("runs")["status"].tolist() == ["interrupted"]
+        assert 2 <= store.count("inputs") < 8  # the interrupted commit went in whole
 
 
 def fake_audit(monkeypatch: pytest.MonkeyPatch, run_audit: object) -> None:
