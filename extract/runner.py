@@ -546,8 +546,7 @@ class Runner:
                 self.stats.seconds,
             )
             started = time.monotonic()
-            with store.roomy():  # the workers are gone: the whole-store audit may use more memory
-                audit = run_audit_hook(store) if opts.audit else None
+            audit = run_audit_hook(store) if opts.audit else None
             log.info("audit (%s) in %.1fs", audit, time.monotonic() - started)
             self._finish(store, status, audit)
             if opts.export:
@@ -757,11 +756,14 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
     """
     if importlib.util.find_spec("extract.audit") is None:
         return "absent"
+    stack = contextlib.ExitStack()
     try:
         audit = importlib.import_module("extract.audit")
         run_audit = getattr(audit, "run_audit", None)
         if run_audit is None:
             return "absent"
+        # the workers are gone: the audit's reads and sorts may use more memory
+        stack.enter_context(store.roomy())
         groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
         written: list[str] = []
         n_groups = 0
@@ -778,12 +780,28 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
                         written.append(name)
                 log.debug("audit: group %d, %d documents, %d figures", n_groups, len(documents), len(figures))
             store.publish_staged(order_by="doc_id" if n_groups > 1 else None)
-        finally:
-            store.drop_staged()
+        except BaseException:
+            _drop_staged_after_failure(store)  # the error raised is the first one, not a cleanup's
+            raise
+        store.drop_staged()
     except Exception as exc:
         log.exception("the audit failed; the extracted tables are kept")
         return f"failed: {type(exc).__name__}: {exc}"
+    finally:
+        stack.close()
     return "ok: " + ", ".join(sorted(written))
+
+
+def _drop_staged_after_failure(store: Store) -> None:
+    # a failed statement (out of memory, say) leaves DuckDB's transaction aborted until a ROLLBACK
+    try:
+        store.con.execute("ROLLBACK")
+    except Exception:
+        pass  # no transaction was open
+    try:
+        store.drop_staged()
+    except Exception:
+        log.exception("could not drop the audit's staged tables; the next audit drops them")
 
 
 __all__ = [
