@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import regex
 from pydantic import ValidationError
@@ -15,6 +14,7 @@ from extract.figures.metric import MetricAssigner, MetricMatch
 from extract.figures.nonfigures import NonFigureFinder
 from extract.figures.status import StatusAssigner, StatusDecision
 from extract.rules import RuleSet
+from extract.text.bounds import back_to, forward_to
 from extract.text.documents import PreparedDocument
 from schemas.figures import Figure, Rejected
 
@@ -91,7 +91,7 @@ class RuleExtractor:
             if reason:
                 out.decisions.append(Decision(surface_norm, cand.start, cand.end, False, reason))
                 continue
-            sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
+            sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
             for figure_or_rejected, decision in self._figures(
                 doc, cand, sections, default_status, previous.get(sent_start), spans
             ):
@@ -120,8 +120,8 @@ class RuleExtractor:
         spans: tuple[tuple[int, int], ...] = (),
     ) -> list[tuple[Figure | Rejected, Decision]]:
         text = doc.text.text
-        sent_start = _back_to(text, cand.start, SENTENCE_BREAKS)
-        sent_end = _forward_to(text, cand.end, SENTENCE_BREAKS)
+        sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
+        sent_end = forward_to(text, cand.end, SENTENCE_BREAKS)
         table = _table_context(text, cand)
         if table is not None:
             return self._table_figures(doc, cand, table, sections, default_status)
@@ -136,7 +136,7 @@ class RuleExtractor:
             chosen = [matches[0]] if matches else [None]
         status = self.status(text, cand.start, cand.end, sections, default_status)
         results = []
-        clause_start = _back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
+        clause_start = back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
         for match in chosen:
             metric = match.metric if match else "other"
             extractor = f"rules:{match.rule_id}" if match else "rules:fallback"
@@ -299,7 +299,7 @@ class RuleExtractor:
         hit = hits[-1]
         word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
         k = bisect.bisect_left(spans, (cand.start,)) - bisect.bisect_left(spans, (word_end,))
-        clause_start = _back_to(text, word_start, SENTENCE_BREAKS + ";；")
+        clause_start = back_to(text, word_start, SENTENCE_BREAKS + ";；")
         named = self.metrics.cues_in(cand, text, clause_start, word_start)
         return [named[k]] if len(named) >= 2 and k < len(named) else []
 
@@ -311,9 +311,9 @@ class RuleExtractor:
             return []
         seen = {best.metric}
         chosen = [best]
-        clause_start = _back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
+        clause_start = back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
         after = best.cue_start >= cand.end
-        clause_end = _forward_to(text, cand.end, SENTENCE_BREAKS)
+        clause_end = forward_to(text, cand.end, SENTENCE_BREAKS)
         for m in matches[1:]:
             same_side = (
                 (cand.end <= m.cue_start < clause_end)
@@ -430,35 +430,10 @@ def _phrases(words: list[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-@lru_cache(maxsize=32)
-def _break_pattern(breaks: str, backwards: bool) -> regex.Pattern[str]:
-    return regex.compile(f"[{''.join(regex.escape(ch) for ch in breaks)}]", regex.REVERSE if backwards else 0)
-
-
-def _back_to(text: str, pos: int, breaks: str) -> int:
-    """Where the stretch ending at ``pos`` starts: just after the last of ``breaks`` before it.
-
-    >>> _back_to("一。二，三", 5, "。"), _back_to("一。二，三", 5, "。，"), _back_to("一二", 2, "。")
-    (2, 4, 0)
-    """
-    hit = _break_pattern(breaks, True).search(text, 0, pos)
-    return hit.end() if hit else 0
-
-
-def _forward_to(text: str, pos: int, breaks: str) -> int:
-    """Where the stretch starting at ``pos`` ends: at the first of ``breaks`` from it on.
-
-    >>> _forward_to("一。二，三", 0, "。"), _forward_to("一。二，三", 2, "。，"), _forward_to("一二", 0, "。")
-    (1, 3, 2)
-    """
-    hit = _break_pattern(breaks, False).search(text, pos)
-    return hit.start() if hit else len(text)
-
-
 def _subject(text: str, sent_start: int, cand: Candidate, match: MetricMatch | None) -> str | None:
     """The phrase that says what is counted: the cue's clause up to the number."""
     if match is None:
-        clause_start = _back_to(text, cand.start, CLAUSE_BREAKS)
+        clause_start = back_to(text, cand.start, CLAUSE_BREAKS)
         phrase = text[clause_start : cand.start].strip()
         return phrase[-20:] or None
     if match.cue_end <= cand.start:

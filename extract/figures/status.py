@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import regex
 
+from extract.text.bounds import back_to
 from schemas.rules import StatusRules
 
 
@@ -32,8 +33,7 @@ class StatusAssigner:
         self.sections = [regex.compile(p, regex.MULTILINE) for p in rules.plan_sections]
         self.heading = regex.compile(rules.section_heading, regex.MULTILINE)
         self.breaks = set(rules.clause_breaks)
-        # the last clause break before a place, found backwards in C rather than char by char
-        self.last_break = regex.compile(f"[{''.join(regex.escape(ch) for ch in sorted(self.breaks))}]", regex.REVERSE)
+        self.break_chars = "".join(sorted(self.breaks))
 
     def plan_sections(self, text: str) -> list[tuple[int, int, str]]:
         """Spans of ``text`` under a heading about later periods (下一步工作, 明年工作思路…)."""
@@ -50,7 +50,7 @@ class StatusAssigner:
         prior = self._prior(text, start) or self._prior_topic(text, start)
         if prior:
             return StatusDecision("prior", prior)
-        clause_start = self._clause_start(text, start)
+        clause_start = back_to(text, start, self.break_chars)
         cue = self._plan_cue(text, clause_start, start) or self._nominal_plan_cue(text, clause_start, start)
         if cue:
             return StatusDecision("plan", cue)
@@ -58,10 +58,6 @@ class StatusAssigner:
             if s <= start < e:
                 return StatusDecision("plan", heading)
         return StatusDecision(default, None)
-
-    def _clause_start(self, text: str, start: int) -> int:
-        hit = self.last_break.search(text, 0, start)
-        return hit.end() if hit else 0
 
     def _nominal_plan_cue(self, text: str, clause_start: int, start: int) -> str | None:
         """A noun like 预算 makes a plan of the number it names, not of every number after it."""
@@ -93,7 +89,7 @@ class StatusAssigner:
     def _prior_topic(self, text: str, start: int) -> str | None:
         """A prior cue that opens the sentence ("去年底，…入会率只有86%") governs all of it, unless
         a word of the current period or a change stands between."""
-        sent_start = self._clause_start(text, start)
+        sent_start = back_to(text, start, self.break_chars)
         while sent_start < start and text[sent_start].isspace():
             sent_start += 1
         head = self.prior.match(text, sent_start)

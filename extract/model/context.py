@@ -14,6 +14,7 @@ from functools import lru_cache
 import regex
 
 from extract.figures.extractor import SENTENCE_BREAKS
+from extract.text.bounds import back_to, forward_to
 
 NUMBER = "NUM"
 NO_UNIT = "NOUNIT"
@@ -47,21 +48,6 @@ CONFIDENCE_WORDS = ((0.9, "ConfHigh"), (0.75, "ConfMid"), (0.0, "ConfLow"))
 _DIGITS = regex.compile(r"\d+(?:\.\d+)?")
 _SPACES = regex.compile(r"\s+")
 _NOT_ALNUM = regex.compile(r"[^A-Za-z0-9]+")
-
-
-def _back_to(text: str, pos: int, limit: int) -> int:
-    """The sentence start before ``pos``, or ``limit`` characters back if that comes first."""
-    stop = max(0, pos - limit)
-    while pos > stop and text[pos - 1] not in SENTENCE_BREAKS:
-        pos -= 1
-    return pos
-
-
-def _forward_to(text: str, pos: int, limit: int) -> int:
-    stop = min(len(text), pos + limit)
-    while pos < stop and text[pos] not in SENTENCE_BREAKS:
-        pos += 1
-    return pos
 
 
 def _clean(part: str) -> str:
@@ -103,8 +89,8 @@ def figure_context(
     ...                ("org.unions_new", 0.95))
     'DocSummary RuleOrgUnionsNew ConfHigh 0人,新建基层工会 NUM 家 企业'
     """
-    left_start = _back_to(text, start, LEFT_CHARS)
-    right_end = _forward_to(text, end, RIGHT_CHARS)
+    left_start = back_to(text, start, SENTENCE_BREAKS, LEFT_CHARS)
+    right_end = forward_to(text, end, SENTENCE_BREAKS, RIGHT_CHARS)
     left = _clean(text[left_start:start])
     right = _clean(text[end:right_end])
     head = DOC_TYPE_TOKENS.get(doc_type or "", "") if USE_DOC_TYPE else ""
