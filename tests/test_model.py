@@ -46,6 +46,12 @@ def _rows(pipe: Pipeline, files: list[Path]) -> list[dict]:
     return rows
 
 
+def _runs_ok(code: str) -> None:
+    """Run ``code`` in a fresh interpreter (nothing imported yet) and expect it to print ok."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def _gold(files: list[Path]) -> list[dict]:
     return [row for f in files for row in read_gold(f.with_name(f.stem + ".gold.jsonl"))]
 
@@ -199,8 +205,7 @@ def test_the_model_shares_the_pipelines_segmenter() -> None:
         "assert not jieba.dt.initialized, 'jieba loaded its global dictionary'\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+    _runs_ok(code)
 
 
 def test_cli_defaults_to_hybrid_with_the_shipped_model(tmp_path: Path, shipped: FigureModel) -> None:
@@ -243,8 +248,7 @@ def test_rules_only_runs_without_the_model(tmp_path: Path) -> None:
         "assert 'spacy' not in sys.modules and 'extract.figures.hybrid' not in sys.modules\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+    _runs_ok(code)
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path, rules: RuleSet) -> None:
