@@ -756,40 +756,42 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
     """
     if importlib.util.find_spec("extract.audit") is None:
         return "absent"
-    stack = contextlib.ExitStack()
     try:
         audit = importlib.import_module("extract.audit")
         run_audit = getattr(audit, "run_audit", None)
         if run_audit is None:
             return "absent"
-        # the workers are gone: the audit's reads and sorts may use more memory
-        stack.enter_context(store.roomy())
-        groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
-        written: list[str] = []
-        n_groups = 0
-        store.drop_staged()
-        try:
-            for n_groups, (documents, figures) in enumerate(groups, 1):
-                for name, frame in run_audit(documents, figures).items():
-                    if name in CORE_TABLES:
-                        raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
-                    if name in written:
-                        store.append_table(name, frame, staged=True)
-                    else:
-                        store.replace_table(name, frame, staged=True)
-                        written.append(name)
-                log.debug("audit: group %d, %d documents, %d figures", n_groups, len(documents), len(figures))
-            store.publish_staged(order_by="doc_id" if n_groups > 1 else None)
-        except BaseException:
-            _drop_staged_after_failure(store)  # the error raised is the first one, not a cleanup's
-            raise
-        store.drop_staged()
+        with store.roomy():  # the workers are gone: the audit's reads and sorts may use more memory
+            written = _audit_in_groups(store, run_audit, max_figures)
     except Exception as exc:
         log.exception("the audit failed; the extracted tables are kept")
         return f"failed: {type(exc).__name__}: {exc}"
-    finally:
-        stack.close()
     return "ok: " + ", ".join(sorted(written))
+
+
+def _audit_in_groups(store: Store, run_audit: Callable[..., dict[str, Any]], max_figures: int | None) -> list[str]:
+    """Audit group by group into staged tables, then publish them; the names of the tables written."""
+    groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
+    written: list[str] = []
+    n_groups = 0
+    store.drop_staged()
+    try:
+        for n_groups, (documents, figures) in enumerate(groups, 1):
+            for name, frame in run_audit(documents, figures).items():
+                if name in CORE_TABLES:
+                    raise ValueError(f"the audit returned a table named {name!r}, which is a core table")
+                if name in written:
+                    store.append_table(name, frame, staged=True)
+                else:
+                    store.replace_table(name, frame, staged=True)
+                    written.append(name)
+            log.debug("audit: group %d, %d documents, %d figures", n_groups, len(documents), len(figures))
+        store.publish_staged(order_by="doc_id" if n_groups > 1 else None)
+    except BaseException:
+        _drop_staged_after_failure(store)  # the error raised is the first one, not a cleanup's
+        raise
+    store.drop_staged()
+    return written
 
 
 def _drop_staged_after_failure(store: Store) -> None:
