@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from extract.evaluate import read_gold, score
-from extract.figures.hybrid import HybridPolicy, ModelExtractor, model_extractor
+from extract.figures.hybrid import HybridPolicy, ModelExtractor, model_extractor, rule_answer
 from extract.model import SHIPPED_MODEL
 from extract.model.context import NUMBER, figure_context
 from extract.model.dataset import build_dataset, gold_files
@@ -140,6 +140,42 @@ def test_train_command(tmp_path: Path) -> None:
 
 
 # --- the shipped model -----------------------------------------------------------------------
+
+
+def test_fast_scores_equal_spacys(rules: RuleSet, shipped: FigureModel) -> None:
+    """The batched bag-of-words pass (``BowScores``) gives spaCy's own scores, bit for bit, on
+    the context of every figure of the held-out corpus, one batch per document as the hybrid has it."""
+    import numpy
+
+    pipe = Pipeline(rules)
+    batches = []
+    for f in HELDOUT:
+        for doc in pipe.prepare(raw_from_text(f.read_text(encoding="utf-8"), f.stem), stem=f.stem):
+            at = doc.text.index.index  # original offsets → normalised ones
+            batches.append(
+                [
+                    figure_context(
+                        doc.text.text, at(g.start), at(g.end - 1) + 1, g.unit, doc.meta.doc_type, rule_answer(g)
+                    )
+                    for g in pipe.extractor(doc).figures
+                ]
+            )
+    assert sum(map(len, batches)) > 200
+    for component in shipped.components:
+        fast = shipped._bow[component]
+        assert fast is not None, component
+        spacy_pipe = shipped.nlp.get_pipe(component)
+        for batch in filter(None, batches):
+            reference = numpy.asarray(spacy_pipe.predict([shipped.nlp.make_doc(t) for t in batch]))
+            assert numpy.array_equal(fast(batch), reference)
+
+
+def test_other_architectures_take_spacys_own_pass(rules: RuleSet) -> None:
+    nlp = train_nlp(build_dataset([TINY], rules).examples, TrainSettings(epochs=1, architecture="cnn"))
+    model = FigureModel(nlp, {})
+    assert model._bow == {"metric": None, "status": None}
+    [answer] = model.predict([f"有效票 {NUMBER} 张"], "metric")
+    assert answer.label in model.labels("metric")
 
 
 def test_shipped_model_is_small_and_trained_on_training_gold(rules: RuleSet, shipped: FigureModel) -> None:

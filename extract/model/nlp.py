@@ -65,6 +65,10 @@ class SegmenterTokenizer(DummyTokenizer):
             self._pieces[piece] = words
         return words
 
+    def words_of(self, text: str) -> list[str]:
+        """The words of a whole text, as the ``Doc`` of ``self(text)`` has them (no spaces)."""
+        return [w for piece in text.split() for w in self.words(piece)]
+
     def __call__(self, text: str) -> Doc:
         pieces = text.split(" ")
         if all(pieces) and not any(p.isspace() or not p.isprintable() for p in pieces):
@@ -77,7 +81,7 @@ class SegmenterTokenizer(DummyTokenizer):
                 spaces.extend([False] * (len(cut) - 1) + [True])
             spaces[-1] = False
         else:
-            words, spaces = get_words_and_spaces([w for p in text.split() for w in self.words(p)], text)
+            words, spaces = get_words_and_spaces(self.words_of(text), text)
         return Doc(self.vocab, words=words, spaces=spaces)
 
 
