@@ -166,8 +166,12 @@ def test_fast_scores_equal_spacys(rules: RuleSet, shipped: FigureModel) -> None:
         assert fast is not None, component
         spacy_pipe = shipped.nlp.get_pipe(component)
         for batch in filter(None, batches):
+            # each from a cold tokenizer: the fast pass cuts a batch's pieces in one jieba call
+            shipped.nlp.tokenizer.forget()
+            scores = fast(batch)
+            shipped.nlp.tokenizer.forget()
             reference = numpy.asarray(spacy_pipe.predict([shipped.nlp.make_doc(t) for t in batch]))
-            assert numpy.array_equal(fast(batch), reference)
+            assert numpy.array_equal(scores, reference)
 
 
 def test_other_architectures_take_spacys_own_pass(rules: RuleSet) -> None:

@@ -115,14 +115,16 @@ class BowScores:
     checks the scores equal ``pipe.predict``'s on every context of the corpus.
     """
 
-    def __init__(self, words_of: Callable[[str], list[str]], ngram_size: int, linear: Any, ops: Any) -> None:
+    def __init__(
+        self, words_of: Callable[[Sequence[str]], list[list[str]]], ngram_size: int, linear: Any, ops: Any
+    ) -> None:
         self.words_of = words_of
         self.ngram_size = ngram_size
         self.linear = linear
         self.ops = ops
 
     @classmethod
-    def of(cls, pipe: Any, words_of: Callable[[str], list[str]]) -> BowScores | None:
+    def of(cls, pipe: Any, words_of: Callable[[Sequence[str]], list[list[str]]]) -> BowScores | None:
         """The fast pass for ``pipe`` if it is an exclusive-class ``TextCatBOW`` over ``ORTH``, else None."""
         from spacy.attrs import ORTH
 
@@ -137,7 +139,7 @@ class BowScores:
     def __call__(self, texts: Sequence[str]) -> numpy.ndarray:
         from spacy.strings import get_string_id
 
-        words = [[get_string_id(w) for w in self.words_of(t)] for t in texts]
+        words = [[get_string_id(w) for w in ws] for ws in self.words_of(texts)]
         sizes = numpy.fromiter((len(w) for w in words), dtype=numpy.int64, count=len(words))
         unigrams = numpy.fromiter((i for w in words for i in w), dtype=numpy.uint64, count=int(sizes.sum()))
         text_of = numpy.repeat(numpy.arange(len(words)), sizes)
