@@ -128,7 +128,10 @@ class ModelExtractor:
             self.allowed[unit] = frozenset(fits & labels) | {"other"}
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
-        extraction = self.rule_extractor(doc)
+        return self.decide(doc, self.rule_extractor(doc))
+
+    def decide(self, doc: PreparedDocument, extraction: Extraction) -> Extraction:
+        """The model's step over the rules' ``extraction`` of ``doc``: all the time it adds to theirs."""
         if self.hybrid:
             figures = extraction.figures
             metric_open = [self.policy.metric_open(f) for f in figures]
@@ -140,9 +143,13 @@ class ModelExtractor:
             status_open = [self.has_status] * len(figures)
         if not any(metric_open) and not any(status_open):
             return extraction
+        answers = {id(a.figure): a for a in self.answers(doc, extraction, figures, metric_open, status_open)}
         out = []
-        for answer in self.answers(doc, extraction, figures, metric_open, status_open):
-            fig = answer.figure
+        for fig in figures:
+            answer = answers.get(id(fig))
+            if answer is None:  # not open to the model
+                out.append(fig)
+                continue
             update: dict[str, object] = {}
             deciders = []
             if answer.metric is not None and (not self.hybrid or self.policy.takes_metric(fig, answer.metric)):
@@ -169,30 +176,32 @@ class ModelExtractor:
         metric_open: Sequence[bool] | None = None,
         status_open: Sequence[bool] | None = None,
     ) -> list[Answer]:
-        """The model's answers for ``figures`` (default: all the rules' figures, every component).
+        """The model's answers for the open ``figures`` (default: all the rules' figures, every component).
 
         Only the open figures are classified, in one batch per component.
         """
         figures = extraction.figures if figures is None else figures
         metric_open = metric_open if metric_open is not None else [True] * len(figures)
         status_open = status_open if status_open is not None else [self.has_status] * len(figures)
+        opened = [i for i in range(len(figures)) if metric_open[i] or status_open[i]]
+        if not opened:
+            return []
         index, text = doc.text.index, doc.text.text
-        cues = {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept}
-        spans = [(bisect_left(index, f.start), bisect_left(index, f.end - 1) + 1) for f in figures]
+        spans = {i: (bisect_left(index, figures[i].start), bisect_left(index, figures[i].end - 1) + 1) for i in opened}
         contexts = {
-            i: figure_context(text, *spans[i], f.unit, doc.meta.doc_type, rule_answer(f))
-            for i, f in enumerate(figures)
-            if metric_open[i] or status_open[i]
+            i: figure_context(text, *spans[i], figures[i].unit, doc.meta.doc_type, rule_answer(figures[i]))
+            for i in opened
         }
-        m_idx = [i for i, is_open in enumerate(metric_open) if is_open]
-        s_idx = [i for i, is_open in enumerate(status_open) if is_open]
+        m_idx = [i for i in opened if metric_open[i]]
+        s_idx = [i for i in opened if status_open[i]]
         m_pred = self.model.predict(
             [contexts[i] for i in m_idx], "metric", [self.allowed.get(figures[i].unit) for i in m_idx]
         )
         s_pred = self.model.predict([contexts[i] for i in s_idx], "status") if s_idx else []
         metric = dict(zip(m_idx, m_pred, strict=True))
         status = dict(zip(s_idx, s_pred, strict=True))
-        return [Answer(f, spans[i], metric.get(i), status.get(i), cues.get(spans[i])) for i, f in enumerate(figures)]
+        cues = {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept} if s_idx else {}
+        return [Answer(figures[i], spans[i], metric.get(i), status.get(i), cues.get(spans[i])) for i in opened]
 
     def _replace(self, fig: Figure, update: dict[str, object]) -> Figure:
         data = fig.model_dump() | update

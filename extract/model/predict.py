@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CACHED_IDS = 50_000  # words remembered with their ids
 META_FILE = "zongjie.json"  # beside spaCy's own meta.json: thresholds and training facts
 
 
@@ -122,6 +123,7 @@ class BowScores:
         self.ngram_size = ngram_size
         self.linear = linear
         self.ops = ops
+        self._ids: dict[str, int] = {}  # word → its ORTH id (hashing a word costs six dict lookups)
 
     @classmethod
     def of(cls, pipe: Any, words_of: Callable[[Sequence[str]], list[list[str]]]) -> BowScores | None:
@@ -137,9 +139,7 @@ class BowScores:
         return cls(words_of, ngrams.attrs["ngram_size"], pipe.model.get_ref("output_layer"), pipe.model.ops)
 
     def __call__(self, texts: Sequence[str]) -> numpy.ndarray:
-        from spacy.strings import get_string_id
-
-        words = [[get_string_id(w) for w in ws] for ws in self.words_of(texts)]
+        words = [[self._ids.get(w) or self._id(w) for w in ws] for ws in self.words_of(texts)]
         sizes = numpy.fromiter((len(w) for w in words), dtype=numpy.int64, count=len(words))
         unigrams = numpy.fromiter((i for w in words for i in w), dtype=numpy.uint64, count=int(sizes.sum()))
         text_of = numpy.repeat(numpy.arange(len(words)), sizes)
@@ -159,3 +159,11 @@ class BowScores:
         lengths = numpy.bincount(owner[starts], minlength=len(texts)).astype("int32")
         scores = self.linear.predict((numpy.ascontiguousarray(key[starts]), counts, lengths))
         return numpy.asarray(self.ops.softmax(scores, inplace=False))
+
+    def _id(self, word: str) -> int:
+        from spacy.strings import get_string_id
+
+        if len(self._ids) >= CACHED_IDS:
+            self._ids.clear()
+        self._ids[word] = get_string_id(word)
+        return self._ids[word]
