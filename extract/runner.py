@@ -449,12 +449,15 @@ def make_engine(options: RunOptions) -> Engine:
 # planning and writing (main process)
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
+def file_sha256(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """The sha256 of a file's content, and its size in bytes (the bytes read)."""
     digest = hashlib.sha256()
+    size = 0
     with open(path, "rb") as fh:
         while block := fh.read(_HASH_BLOCK):
             digest.update(block)
-    return digest.hexdigest()
+            size += len(block)
+    return digest.hexdigest(), size
 
 
 class _Batch:
@@ -579,8 +582,7 @@ class Runner:
                     self._walk_error(item)
                     continue
                 try:
-                    sha = file_sha256(item.path)
-                    size = os.stat(item.path).st_size
+                    sha, size = file_sha256(item.path)
                 except OSError as exc:
                     self._walk_error(
                         ErrorRow(

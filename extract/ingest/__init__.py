@@ -296,7 +296,8 @@ def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) 
             reason = "broken symbolic link" if entry.is_symlink() else "not a regular file"
             yield _error(child, reason)
             continue
-        real_file = os.path.realpath(entry.path)
+        # realpath costs a system call per path component: only a link needs it
+        real_file = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real, entry.name)
         if real_file in seen:
             logger.debug("skipping %s: already read as %s", child, shown_path(real_file))
             continue
