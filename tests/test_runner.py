@@ -316,3 +316,24 @@ def test_dask_local_cluster_gives_the_same_tables(
         )
     assert stats.status == "done" and stats.processed == 8
     assert_same(clean, tables(tmp_path / "out"))
+
+
+def test_content_handed_to_a_worker_is_held_to_the_size_limit(tmp_path: Path) -> None:
+    """A small file travels to a local worker with its task (read once, to hash it); the size
+    limit refuses it all the same, with the reason a worker reading the file itself gives."""
+    from extract.ingest import Limits
+    from extract.pipeline import Pipeline
+    from extract.runner import Task, file_sha256, process_input
+
+    path = tmp_path / "a.txt"
+    path.write_text("全年新发展会员1860人。" * 100, encoding="utf-8")
+    sha, size, data = file_sha256(path, keep=64 << 10)
+    assert data == path.read_bytes() and size == len(data) and file_sha256(path)[2] is None
+    pipeline = Pipeline()
+    for limits, status in ((Limits(max_file_bytes=1000, max_document_bytes=1000), "error"), (Limits(), "ok")):
+        read, handed = (
+            process_input(Task(str(path), "a.txt", size, content), pipeline, limits) for content in (None, data)
+        )
+        assert read[0]["status"] == handed[0]["status"] == status
+        assert read[0]["sha256"] == handed[0]["sha256"] == (sha if status == "ok" else None)
+        assert read[1] == handed[1]
