@@ -592,8 +592,8 @@ class Runner:
         # a task no larger than a batch: a batch is committed between tasks, and bounds what a crash loses
         chunk_files = min(opts.chunk_files, opts.batch_inputs)
         # Small files travel to a local worker with their task: read once, not twice (opening and
-        # reading the bench's 7,150 files of 1.5 KB cost the main process 0.8 s of CPU per 10 MB, and
-        # a worker as much again). Dask workers read their own inputs.
+        # reading the bench's 7,150 files of 1.5 KB cost the main process 0.8 s of CPU per 10 MB,
+        # a system call being slow here). Dask workers read their own inputs.
         keep = 0 if opts.engine == "dask" else _KEEP_BYTES
         chunk: list[Task] = []
         chunk_bytes = 0
