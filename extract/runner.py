@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from extract.fingerprint import pipeline_fingerprint
 from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, read_capped, shown_path
-from extract.store import CORE_TABLES, RESULT_TABLES, Store, result_schema
+from extract.store import CORE_TABLES, GROUP_FIGURES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
 
@@ -164,7 +164,7 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
         rows["errors"].append({**err.model_dump(), "input_path": task.source_path})
 
     try:
-        data = _read_file(task.path, limits) if task.data is None else _within_limit(task.data, task.path, limits)
+        data = _read_task(task, limits)
     except IngestError as exc:
         error(exc.to_row(task.source_path))
         row["status"] = "error"
@@ -221,28 +221,25 @@ def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str
     rows["rejected"].extend({**rejected_row(r), "sha256": sha, "input_path": input_path} for r in result.rejected)
 
 
-def _read_file(path: str, limits: Limits) -> bytes:
-    # a document over its limit is refused by its size, before a byte is read
-    suffix = Path(path).suffix
+def _read_task(task: Task, limits: Limits) -> bytes:
+    """The task's content: what the main process handed over (a small file), else read from disk.
+
+    Either way a document over its limit is refused by its size, before a byte is read.
+    """
+    suffix = Path(task.path).suffix
     cap = limits.max_bytes(suffix)
     try:
-        size = os.stat(path).st_size
+        size = len(task.data) if task.data is not None else os.stat(task.path).st_size
         if size > cap:
             raise IngestError("ingest", over_limit_reason(size, suffix, limits))
-        with open(path, "rb") as fh:
+        if task.data is not None:
+            return task.data
+        with open(task.path, "rb") as fh:
             data = read_capped(fh, size, cap)
     except OSError as exc:
         raise IngestError("ingest", f"cannot read file: {exc.strerror or exc}") from exc
     if len(data) > cap:
         raise IngestError("ingest", f"file grew over the {cap:,} byte limit while read")
-    return data
-
-
-def _within_limit(data: bytes, path: str, limits: Limits) -> bytes:
-    """Content the main process read: refused over its limit as ``_read_file`` would refuse it."""
-    suffix = Path(path).suffix
-    if len(data) > limits.max_bytes(suffix):
-        raise IngestError("ingest", over_limit_reason(len(data), suffix, limits))
     return data
 
 
@@ -764,11 +761,11 @@ def count_inputs(inputs: Sequence[Path | str], limits: Limits | None = None) -> 
 # audit hook
 
 
-def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
+def run_audit_hook(store: Store, max_figures: int = GROUP_FIGURES) -> str:
     """Run ``extract.audit.run_audit`` over the whole store, if that module exists yet.
 
     The store is audited one group of whole organisations at a time (``Store.organisation_groups``:
-    up to ``max_figures`` figures, its default when None; a larger organisation alone), so memory
+    up to ``max_figures`` figures; a larger organisation alone), so memory
     stays bounded however large the archive. The audit compares documents only within one
     organisation, so each group gives the rows the whole-store audit gives for its documents.
 
@@ -797,9 +794,9 @@ def run_audit_hook(store: Store, max_figures: int | None = None) -> str:
     return "ok: " + ", ".join(sorted(written))
 
 
-def _audit_in_groups(store: Store, run_audit: Callable[..., dict[str, Any]], max_figures: int | None) -> list[str]:
+def _audit_in_groups(store: Store, run_audit: Callable[..., dict[str, Any]], max_figures: int) -> list[str]:
     """Audit group by group into staged tables, then publish them; the names of the tables written."""
-    groups = store.organisation_groups() if max_figures is None else store.organisation_groups(max_figures)
+    groups = store.organisation_groups(max_figures)
     written: list[str] = []
     n_groups = 0
     store.drop_staged()
@@ -818,7 +815,6 @@ def _audit_in_groups(store: Store, run_audit: Callable[..., dict[str, Any]], max
     except BaseException:
         _drop_staged_after_failure(store)  # the error raised is the first one, not a cleanup's
         raise
-    store.drop_staged()
     return written
 
 

@@ -322,7 +322,7 @@ class Store:
             for name in self.tables():
                 if name not in KEPT_ON_REBUILD:
                     self.con.execute(f"DROP TABLE {quote(name)}")
-            self.con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+            self.drop_staged()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -636,7 +636,7 @@ class Store:
                 table = f"{quote(STAGING_SCHEMA)}.{quote(name)}"
                 order = f" ORDER BY {quote(order_by)}, rowid" if order_by in self._column_types(name, True) else ""
                 self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {table}{order}")
-            self.con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+            self.drop_staged()
         return names
 
     def drop_staged(self) -> None:
