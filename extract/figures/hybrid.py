@@ -17,7 +17,6 @@ class fits the figure's unit, so its figures validate like the rules' own.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from extract.figures.extractor import Decision, Extraction, RuleExtractor, _figure_id
+from extract.model import dict_hash
 from extract.model.context import figure_context
 from extract.model.predict import FigureModel, Prediction
 from extract.rules import RuleSet
@@ -112,7 +112,7 @@ class ModelExtractor:
         self.validation_context = self.rule_extractor.validation_context
         self.has_status = "status" in model.components
         trained_under = model.meta.get("jieba_dict_sha256")
-        if trained_under and trained_under != hashlib.sha256(rules.jieba_dict.encode("utf-8")).hexdigest():
+        if trained_under and trained_under != dict_hash(rules.jieba_dict):
             log.warning(
                 "the model at %s was trained under another jieba user dictionary: retrain it (make model)", model.path
             )

@@ -12,8 +12,15 @@ missing model is reported when it is asked for, never at import time.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "trained"
 
-__all__ = ["SHIPPED_MODEL"]
+
+def dict_hash(jieba_dict: str) -> str:
+    """The jieba user dictionary's fingerprint a model records (its tokenizer cuts with it)."""
+    return hashlib.sha256(jieba_dict.encode("utf-8")).hexdigest()
+
+
+__all__ = ["SHIPPED_MODEL", "dict_hash"]

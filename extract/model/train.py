@@ -7,7 +7,6 @@ sorted order, and the CPU ops are deterministic: the same gold and seed give the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -21,6 +20,7 @@ from spacy.language import Language
 from spacy.training import Example as SpacyExample
 from spacy.util import compounding, fix_random_seed, minibatch
 
+from extract.model import dict_hash
 from extract.model.dataset import Example
 from extract.model.nlp import COMPONENTS, make_nlp
 from extract.model.predict import META_FILE
@@ -147,10 +147,6 @@ def train_model(
     summary = dict(meta, seconds=round(time.perf_counter() - started, 1), out=str(out_dir))
     log.info("model saved to %s in %.0fs", out_dir, summary["seconds"])
     return summary
-
-
-def dict_hash(jieba_dict: str) -> str:
-    return hashlib.sha256(jieba_dict.encode("utf-8")).hexdigest()
 
 
 def _shown(path: str) -> str:
