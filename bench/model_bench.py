@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 from extract.evaluate import read_gold, score
-from extract.pipeline import Pipeline, raw_from_text
+from extract.pipeline import Pipeline, iter_results, raw_from_text
 from extract.rules import load_rules
+from schemas.documents import ErrorRow
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "corpus" / "seed-town-union-summaries.txt"
@@ -45,11 +46,9 @@ def gold_of(files: list[Path]) -> list[dict]:
 
 def run(pipe: Pipeline, files: list[Path]) -> list[dict]:
     """The figure rows ``pipe`` extracts from ``files``."""
-    rows = []
-    for f in files:
-        for doc in pipe.prepare(raw_from_text(f.read_text(encoding="utf-8"), f.stem), stem=f.stem):
-            rows.extend(fig.row() for fig in pipe.extractor(doc).figures)
-    return rows
+    return [
+        fig.row() for result in iter_results(files, pipe) if not isinstance(result, ErrorRow) for fig in result.figures
+    ]
 
 
 def timed(pipes: dict[str, Pipeline], files: list[Path]) -> dict[str, list[float]]:
@@ -86,7 +85,7 @@ def timed(pipes: dict[str, Pipeline], files: list[Path]) -> dict[str, list[float
 MEMORY_PROBE = """
 import json, resource, sys, time
 from pathlib import Path
-from extract.pipeline import Pipeline, raw_from_text
+from extract.pipeline import Pipeline, iter_results, raw_from_text
 def peak():  # VmHWM: the high-water mark of this process's own memory (ru_maxrss counts the parent's)
     status = Path("/proc/self/status")
     if status.exists():

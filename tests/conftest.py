@@ -6,14 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from extract.pipeline import Pipeline
+from extract.pipeline import Pipeline, iter_results
 from extract.rules import RuleSet, load_rules
+from schemas.documents import ErrorRow
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "corpus" / "seed-town-union-summaries.txt"
 SEED_GOLD = SHARED / "corpus" / "seed-town-union-summaries.gold.jsonl"
+
+
+def predictions(paths: list[Path], pipeline: Pipeline) -> list[dict]:
+    """The figure rows ``pipeline`` extracts from the files at ``paths`` (none may fail)."""
+    rows = []
+    for item in iter_results(paths, pipeline):
+        assert not isinstance(item, ErrorRow), item
+        rows.extend(f.row() for f in item.figures)
+    return rows
 
 
 @pytest.fixture(scope="session")

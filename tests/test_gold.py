@@ -9,20 +9,11 @@ from pathlib import Path
 import pytest
 
 from extract.evaluate import read_gold, score
-from extract.pipeline import Pipeline, iter_results
-from schemas.documents import ErrorRow
-from tests.conftest import CORPUS, SEED, SEED_GOLD
+from extract.pipeline import Pipeline
+from tests.conftest import CORPUS, SEED, SEED_GOLD, predictions
 
 # The bar of the figures issue, held on every gold set.
 BARS = {"figures": 0.95, "metrics": 0.85, "full": 0.80}
-
-
-def predictions(paths: list[Path], pipeline: Pipeline) -> list[dict]:
-    rows = []
-    for item in iter_results(paths, pipeline):
-        assert not isinstance(item, ErrorRow), item
-        rows.extend(f.row() for f in item.figures)
-    return rows
 
 
 def gold_sets() -> list:

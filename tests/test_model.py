@@ -24,7 +24,7 @@ from extract.model.predict import META_FILE, FigureModel, ModelNotFound
 from extract.model.train import TrainSettings, train_model, train_nlp
 from extract.pipeline import Pipeline, raw_from_text
 from extract.rules import RuleSet
-from tests.conftest import CORPUS, ROOT, SEED, SEED_GOLD
+from tests.conftest import CORPUS, ROOT, SEED, SEED_GOLD, predictions
 
 TINY = CORPUS / "dev" / "dev-election-2016.gold.jsonl"
 TINY_SETTINGS = TrainSettings(epochs=4)
@@ -36,14 +36,6 @@ SHIPPED = {
     "seed": {"model": 0.867, "hybrid": 0.944},
 }
 MARGIN = 0.01
-
-
-def _rows(pipe: Pipeline, files: list[Path]) -> list[dict]:
-    rows = []
-    for f in files:
-        for doc in pipe.prepare(raw_from_text(f.read_text(encoding="utf-8"), f.stem), stem=f.stem):
-            rows.extend(fig.row() for fig in pipe.extractor(doc).figures)
-    return rows
 
 
 def _runs_ok(code: str) -> None:
@@ -195,7 +187,7 @@ def test_shipped_model_scores_on_heldout(name: str, rules: RuleSet, shipped: Fig
     extractor = ModelExtractor(rules, shipped, hybrid=name == "hybrid")
     pipe = Pipeline(rules)
     pipe.extractor = extractor
-    s = score(_gold(HELDOUT), _rows(pipe, HELDOUT))
+    s = score(_gold(HELDOUT), predictions(HELDOUT, pipe))
     assert s["metrics"]["f1"] >= SHIPPED["heldout"][name] - MARGIN, s["metrics"]
 
 
@@ -203,7 +195,8 @@ def test_hybrid_beats_rules_on_heldout(rules: RuleSet, pipeline: Pipeline, shipp
     hybrid = Pipeline(rules)
     hybrid.extractor = ModelExtractor(rules, shipped, hybrid=True)
     gold = _gold(HELDOUT)
-    assert score(gold, _rows(hybrid, HELDOUT))["metrics"]["f1"] > score(gold, _rows(pipeline, HELDOUT))["metrics"]["f1"]
+    hybrid_f1 = score(gold, predictions(HELDOUT, hybrid))["metrics"]["f1"]
+    assert hybrid_f1 > score(gold, predictions(HELDOUT, pipeline))["metrics"]["f1"]
 
 
 @pytest.mark.parametrize("name", ["model", "hybrid"])
@@ -213,10 +206,10 @@ def test_shipped_model_scores_on_seed(name: str, rules: RuleSet, pipeline: Pipel
     gold = read_gold(SEED_GOLD)
     pipe = Pipeline(rules)
     pipe.extractor = ModelExtractor(rules, shipped, hybrid=name == "hybrid")
-    f1 = score(gold, _rows(pipe, [SEED]))["metrics"]["f1"]
+    f1 = score(gold, predictions([SEED], pipe))["metrics"]["f1"]
     assert f1 >= SHIPPED["seed"][name] - MARGIN
     if name == "hybrid":  # the bar: hybrid beats the rules on the seed too
-        assert f1 > score(gold, _rows(pipeline, [SEED]))["metrics"]["f1"]
+        assert f1 > score(gold, predictions([SEED], pipeline))["metrics"]["f1"]
 
 
 @pytest.mark.slow
