@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+import ahocorasick
 import regex
 
 from extract.figures.candidates import Candidate
@@ -66,23 +67,20 @@ class MetricAssigner:
                 )
             )
         self._fits: dict[tuple[str, tuple[str, ...]], frozenset[int]] = {}
-        # Every phrase cue by its first two characters (one-character cues by their one), longest
-        # first, for one pass over a sentence.
-        self._by_start: dict[str, tuple[tuple[str, int], ...]] = {}
-        self._by_first: dict[str, tuple[tuple[str, int], ...]] = {}
-        self._regex_rules = [i for i, c in enumerate(self.compiled) if c.rule.kind == "regex"]
+        # Every phrase cue in one Aho-Corasick automaton, with the rules it is a cue of: one pass
+        # in C over a sentence finds every cue of every phrase rule.
+        owners: dict[str, list[int]] = {}
         for i, c in enumerate(self.compiled):
             if c.rule.kind != "regex":
                 for phrase in set(c.rule.cues):
-                    index = self._by_start if len(phrase) > 1 else self._by_first
-                    index[phrase[:2]] = (*index.get(phrase[:2], ()), (phrase, i))
-        for index in (self._by_start, self._by_first):
-            for key, phrases in index.items():
-                index[key] = tuple(sorted(phrases, key=lambda pair: (-len(pair[0]), pair[1])))
-        firsts = {key[0] for key in self._by_start} | set(self._by_first)
-        self._cue_starts = regex.compile(f"[{''.join(regex.escape(ch) for ch in sorted(firsts))}]")
+                    owners.setdefault(phrase, []).append(i)
+        self._automaton = ahocorasick.Automaton()
+        for phrase, rule_ids in owners.items():
+            self._automaton.add_word(phrase, (len(phrase), phrase, tuple(sorted(rule_ids))))
+        self._automaton.make_automaton()
+        self._regex_rules = tuple(i for i, c in enumerate(self.compiled) if c.rule.kind == "regex")
         self._memo_text: str | None = None
-        self._memo: dict[tuple[int, int], list[tuple[int, list[tuple[int, int, str]]]]] = {}
+        self._memo: dict[tuple[int, int], _Sentence] = {}
 
     def matches(
         self,
@@ -104,8 +102,12 @@ class MetricAssigner:
         right = text[cand.end : sent_end]
         cut, resume = cand.start - sent_start, cand.end - sent_start  # the number, in sentence offsets
         fitting = self._fitting(cand)
-        for i, hits in self._sentence_hits(text, sent_start, sent_end):
+        sentence = self._sentence(text, sent_start, sent_end)
+        for i in sentence.rules:
             if i not in fitting:
+                continue
+            hits = sentence.hits(i)
+            if not hits:
                 continue
             c = self.compiled[i]
             rule = c.rule
@@ -145,42 +147,15 @@ class MetricAssigner:
                 found.append(best)
         return sorted(found, key=lambda m: m.score)
 
-    def _sentence_hits(self, text: str, start: int, end: int) -> list[tuple[int, list[tuple[int, int, str]]]]:
-        """Each rule's cue hits in ``text[start:end]`` (sentence offsets, overlapped), for the rules
-        whose context words the sentence has.
-
-        Every number of a sentence is scored against the same hits, so they are found once per
-        sentence (remembered for the text last seen) rather than once per number and rule.
-        """
+    def _sentence(self, text: str, start: int, end: int) -> _Sentence:
+        """The cue hits of ``text[start:end]``, found once per sentence (remembered for the text
+        last seen): every number of a sentence is scored against the same hits."""
         if self._memo_text is not text:
             self._memo_text, self._memo = text, {}
         known = self._memo.get((start, end))
-        if known is not None:
-            return known
-        sentence = text[start:end]
-        hits: dict[int, list[tuple[int, int, str]]] = {}
-        # Phrase cues: each place a cue may start, then every rule's longest phrase there (what
-        # the rule's own alternation, longest first, would match at that place).
-        for place in self._cue_starts.finditer(sentence):
-            p = place.start()
-            taken = set()
-            for phrase, i in self._by_start.get(sentence[p : p + 2], ()) + self._by_first.get(sentence[p], ()):
-                if i not in taken and sentence.startswith(phrase, p):
-                    taken.add(i)
-                    hits.setdefault(i, []).append((p, p + len(phrase), phrase))
-        for i in self._regex_rules:
-            found_here = [
-                (h.start(), h.end(), h.group()) for h in self.compiled[i].cues.finditer(sentence, overlapped=True)
-            ]
-            if found_here:
-                hits[i] = found_here
-        found = [
-            (i, hits[i])
-            for i in sorted(hits)
-            if self.compiled[i].context is None or self.compiled[i].context.search(sentence)
-        ]
-        self._memo[(start, end)] = found
-        return found
+        if known is None:
+            known = self._memo[(start, end)] = _Sentence(self, text[start:end])
+        return known
 
     def _fitting(self, cand: Candidate) -> frozenset[int]:
         """The rules whose units admit ``cand``'s unit (by index into ``compiled``)."""
@@ -226,6 +201,47 @@ class MetricAssigner:
             - CUE_LENGTH_WEIGHT * min(len(cue), CUE_LENGTH_CAP)
             + (AFTER_PENALTY if after else 0.0)
         )
+
+
+class _Sentence:
+    """One sentence's cue hits by rule: ``(start, end, cue)`` in sentence offsets, overlapped.
+
+    A phrase rule has, at each place, its longest phrase there (what its own alternation, longest
+    first, would match). Regex cues and context words cost a scan each, so they are looked at only
+    for a rule some number of the sentence fits.
+    """
+
+    __slots__ = ("_assigner", "_checked", "_phrase_hits", "_text", "rules")
+
+    def __init__(self, assigner: MetricAssigner, sentence: str) -> None:
+        self._assigner = assigner
+        self._text = sentence
+        longest: dict[tuple[int, int], tuple[int, str]] = {}  # (rule, start) -> (length, phrase)
+        for last, (length, phrase, rule_ids) in assigner._automaton.iter(sentence):
+            start = last - length + 1
+            for i in rule_ids:
+                known = longest.get((i, start))
+                if known is None or known[0] < length:
+                    longest[(i, start)] = (length, phrase)
+        self._phrase_hits: dict[int, list[tuple[int, int, str]]] = {}
+        for (i, start), (length, phrase) in sorted(longest.items()):
+            self._phrase_hits.setdefault(i, []).append((start, start + length, phrase))
+        self._checked: dict[int, list[tuple[int, int, str]]] = {}
+        # the rules that may have hits, in rule order (ties in score keep it)
+        self.rules = sorted({*self._phrase_hits, *assigner._regex_rules})
+
+    def hits(self, i: int) -> list[tuple[int, int, str]]:
+        """Rule ``i``'s hits, or none when the sentence lacks the rule's context words."""
+        found = self._checked.get(i)
+        if found is None:
+            c = self._assigner.compiled[i]
+            found = self._phrase_hits.get(i)
+            if found is None:  # a regex rule
+                found = [(h.start(), h.end(), h.group()) for h in c.cues.finditer(self._text, overlapped=True)]
+            if found and c.context is not None and not c.context.search(self._text):
+                found = []
+            self._checked[i] = found
+        return found
 
 
 class _Gaps:
