@@ -85,11 +85,14 @@ class CandidateFinder:
         return found
 
     def _read(self, hit: regex.Match[str]) -> Candidate | None:
-        num = hit.group("num")
+        # one dict of the groups: a dozen group() calls by name cost more than the regex scan
+        g = hit.groupdict()
+        num = g["num"]
         chinese = bool(self.chinese.match(num))
         placeholder = bool(self.placeholder.fullmatch(num))
-        unit_text = hit.group("unit")
-        pct = hit.group("pct")
+        unit_text = g["unit"]
+        pct = g["pct"]
+        classes: tuple[str, ...]
         if pct:
             unit, classes, time = "%", ("percent",), False
             if unit_text:  # 百分之九十人: the unit is not the figure's; stop before it
@@ -100,46 +103,46 @@ class CandidateFinder:
             unit, classes, time = "", (), False
         if (chinese or placeholder) and not unit:
             return None  # 一些, 十有四上墙, XX镇: a Chinese numeral or placeholder counts only with its unit
-        scale = (hit.group("scale1") or "") + hit.group("scale3")
-        if scale and not unit and not hit.group("mid"):
+        scale = (g["scale1"] or "") + g["scale3"]
+        mid, after, before, num2 = g["mid"], g["after"], g["before"], g["num2"]
+        if scale and not unit and not mid:
             # 3万 alone is rare as a figure and common in names (万名干部): keep only with a unit.
             return None
         value = None if placeholder else self._value(num, scale, pct)
         value_max = None
-        if hit.group("num2"):
-            value_max = self._value(hit.group("num2"), (hit.group("scale2") or "") + hit.group("scale3"), pct)
+        if num2:
+            value_max = self._value(num2, (g["scale2"] or "") + g["scale3"], pct)
             if value is None or value_max is None or value_max <= value:
                 value_max = None
-        start = hit.start("pct") if pct else hit.start("num")
-        if hit.group("before"):
-            start = hit.start("before")
+        num_start, num_end = hit.span("num")
+        start = hit.start("before") if before else hit.start("pct") if pct else num_start
         end = hit.end()
-        if not unit_text and not hit.group("after") and not hit.group("mid"):
-            end = hit.end("num2") if hit.group("num2") else hit.end("num")
+        if not unit_text and not after and not mid:
             end = max(
-                end,
-                hit.end("scale1") if hit.group("scale1") else 0,
-                hit.end("scale3") if hit.group("scale3") else 0,
+                hit.end("num2") if num2 else num_end,
+                hit.end("scale1") if g["scale1"] else 0,
+                hit.end("scale3") if g["scale3"] else 0,
             )
-        approx = bool(hit.group("before") or hit.group("mid") or hit.group("after"))
         return Candidate(
-            start=start,
-            end=end,
-            num_start=hit.start("num"),
-            num_end=hit.end("num"),
-            value=value,
-            value_max=value_max,
-            unit=unit,
-            unit_classes=classes,
-            approx=approx,
-            time=time,
-            chinese=chinese,
-            placeholder=placeholder,
+            start,
+            end,
+            num_start,
+            num_end,
+            value,
+            value_max,
+            unit,
+            classes,
+            bool(before or mid or after),
+            time,
+            chinese,
+            placeholder,
         )
 
     def _value(self, num: str, scale: str, pct: str | None) -> Decimal | None:
         if pct and num == "百":
             return Decimal(100)
+        if not scale and num.isascii() and num.isdigit():
+            return Decimal(num)  # the common case, already in normal form
         value = parse_number(num)
         if value is None:
             return None

@@ -93,7 +93,7 @@ class RuleExtractor:
                 continue
             sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
             for figure_or_rejected, decision in self._figures(
-                doc, cand, sections, default_status, previous.get(sent_start), spans
+                doc, cand, sent_start, sections, default_status, previous.get(sent_start), spans
             ):
                 if isinstance(figure_or_rejected, Figure):
                     out.figures.append(figure_or_rejected)
@@ -114,21 +114,18 @@ class RuleExtractor:
         self,
         doc: PreparedDocument,
         cand: Candidate,
+        sent_start: int,
         sections: list[tuple[int, int, str]],
         default_status: str,
         parent: Figure | None,
         spans: tuple[tuple[int, int], ...] = (),
     ) -> list[tuple[Figure | Rejected, Decision]]:
         text = doc.text.text
-        sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
         sent_end = forward_to(text, cand.end, SENTENCE_BREAKS)
         table = _table_context(text, cand)
         if table is not None:
             return self._table_figures(doc, cand, table, sections, default_status)
-        # Candidates come in text order: the sentence's others are one slice of them (no scan of all).
-        lo, hi = bisect.bisect_left(spans, (sent_start,)), bisect.bisect_left(spans, (sent_end + 1,))
-        others = tuple(s for s in spans[lo:hi] if s[1] <= sent_end and s[0] != cand.start)
-        matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, others)
+        matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, spans)
         chosen = self._respectively(text, cand, sent_start, spans) or (
             self._shared(matches, text, cand) if matches else []
         )

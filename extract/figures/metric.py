@@ -89,20 +89,25 @@ class MetricAssigner:
         sent_start: int,
         sent_end: int,
         unit_classes: dict[str, tuple[str, ...]],
-        others: tuple[tuple[int, int], ...] = (),
+        spans: tuple[tuple[int, int], ...] = (),
     ) -> list[MetricMatch]:
         """Every rule that claims ``cand``, best first.
 
-        ``others`` are the spans of the other numbers in the sentence: one standing between a cue
-        and this number counts as a single character ("会员由3.05万人增加到3.42万人").
+        ``spans`` are the text's numbers, in text order: another number standing between a cue and
+        this one counts as a single character ("会员由3.05万人增加到3.42万人").
         """
         found: list[MetricMatch] = []
-        gaps = _Gaps(others)
+        sentence = self._sentence(text, sent_start, sent_end)
+        gaps = sentence.gaps
+        if gaps is None:
+            # Numbers come in text order: the sentence's are one slice of them (no scan of all).
+            # The candidate's own span never lies between it and a cue, so one count serves all.
+            lo, hi = bisect.bisect_left(spans, (sent_start,)), bisect.bisect_left(spans, (sent_end + 1,))
+            gaps = sentence.gaps = _Gaps(tuple(s for s in spans[lo:hi] if s[1] <= sent_end))
         left = text[sent_start : cand.start]
         right = text[cand.end : sent_end]
         cut, resume = cand.start - sent_start, cand.end - sent_start  # the number, in sentence offsets
         fitting = self._fitting(cand)
-        sentence = self._sentence(text, sent_start, sent_end)
         for i in sentence.rules:
             if i not in fitting:
                 continue
@@ -211,7 +216,7 @@ class _Sentence:
     for a rule some number of the sentence fits.
     """
 
-    __slots__ = ("_assigner", "_checked", "_phrase_hits", "_text", "rules")
+    __slots__ = ("_assigner", "_checked", "_phrase_hits", "_text", "gaps", "rules")
 
     def __init__(self, assigner: MetricAssigner, sentence: str) -> None:
         self._assigner = assigner
@@ -227,6 +232,7 @@ class _Sentence:
         for (i, start), (length, phrase) in sorted(longest.items()):
             self._phrase_hits.setdefault(i, []).append((start, start + length, phrase))
         self._checked: dict[int, list[tuple[int, int, str]]] = {}
+        self.gaps: _Gaps | None = None  # set by the first number asked about
         # the rules that may have hits, in rule order (ties in score keep it)
         self.rules = sorted({*self._phrase_hits, *assigner._regex_rules})
 

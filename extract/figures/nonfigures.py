@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 
 import regex
@@ -22,20 +23,21 @@ class NonFigureFinder:
     """Marks every span of a text that a non-figure rule claims; a number inside one is rejected."""
 
     def __init__(self, rules: NonFigures) -> None:
-        self.rules: list[tuple[str, str, regex.Pattern[str]]] = []
+        self.rules: list[tuple[str, str, regex.Pattern[str] | re.Pattern[str]]] = []
         for rule in rules.rules:
             if rule.kind == "phrase":
-                bodies = ["|".join(regex.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))]
-            else:
-                # Each pattern on its own: one alternation of them all hides the first character
-                # each needs, and the engine then tries every pattern at every position (3x slower).
-                bodies = list(rule.patterns)
-            self.rules.extend((rule.id, rule.reason, regex.compile(body, regex.MULTILINE)) for body in bodies)
+                # A plain alternation of words: the standard library's engine scans it ~4x faster.
+                words = "|".join(re.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))
+                self.rules.append((rule.id, rule.reason, re.compile(words)))
+                continue
+            # Each pattern on its own: one alternation of them all hides the first character
+            # each needs, and the engine then tries every pattern at every position (3x slower).
+            self.rules.extend((rule.id, rule.reason, regex.compile(body, regex.MULTILINE)) for body in rule.patterns)
 
     def spans(self, text: str) -> SpanIndex:
         found = []
         for rule_id, reason, pattern in self.rules:
-            for hit in pattern.finditer(text, overlapped=False):
+            for hit in pattern.finditer(text):
                 if hit.end() > hit.start():
                     found.append(NonFigureSpan(hit.start(), hit.end(), rule_id, reason))
         return SpanIndex(found)

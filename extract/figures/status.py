@@ -47,10 +47,10 @@ class StatusAssigner:
     def __call__(
         self, text: str, start: int, end: int, sections: list[tuple[int, int, str]], default: str = "actual"
     ) -> StatusDecision:
-        prior = self._prior(text, start) or self._prior_topic(text, start)
+        clause_start = back_to(text, start, self.break_chars)
+        prior = self._prior(text, start) or self._prior_topic(text, clause_start, start)
         if prior:
             return StatusDecision("prior", prior)
-        clause_start = back_to(text, start, self.break_chars)
         cue = self._plan_cue(text, clause_start, start) or self._nominal_plan_cue(text, clause_start, start)
         if cue:
             return StatusDecision("plan", cue)
@@ -86,10 +86,9 @@ class StatusAssigner:
             return None
         return last.group()
 
-    def _prior_topic(self, text: str, start: int) -> str | None:
+    def _prior_topic(self, text: str, sent_start: int, start: int) -> str | None:
         """A prior cue that opens the sentence ("去年底，…入会率只有86%") governs all of it, unless
         a word of the current period or a change stands between."""
-        sent_start = back_to(text, start, self.break_chars)
         while sent_start < start and text[sent_start].isspace():
             sent_start += 1
         head = self.prior.match(text, sent_start)
