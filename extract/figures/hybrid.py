@@ -81,7 +81,8 @@ class HybridPolicy:
         return cue is None and answer.label != fig.status and answer.confidence >= self.status_min
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like Candidate: one is made per number.
+@dataclass(slots=True)
 class Answer:
     """The model's view of one of the rules' figures."""
 

@@ -23,7 +23,8 @@ CLAUSE_MARKS = ",，:：;；"
 _CLAUSE_MARK = regex.compile(f"[{CLAUSE_MARKS}]")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like Candidate: one is made per number.
+@dataclass(slots=True)
 class MetricMatch:
     rule_id: str
     metric: str

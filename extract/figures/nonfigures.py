@@ -11,7 +11,8 @@ import regex
 from schemas.rules import NonFigures
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like Candidate: one is made per number.
+@dataclass(slots=True)
 class NonFigureSpan:
     start: int
     end: int

@@ -14,7 +14,8 @@ def _phrases(words: list[str]) -> regex.Pattern[str]:
     return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like Candidate: one is made per number.
+@dataclass(slots=True)
 class StatusDecision:
     status: str
     cue: str | None  # the word or section heading that decided it
