@@ -40,6 +40,7 @@ from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, 
 from extract.store import CORE_TABLES, GROUP_FIGURES, RESULT_TABLES, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
+from schemas.figures import Figure
 
 if TYPE_CHECKING:
     from extract.pipeline import DocumentResult, Pipeline
@@ -217,7 +218,7 @@ def _new_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
 def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str) -> None:
     sha = result.document.sha256
     rows["documents"].append({**result.document.model_dump(), "input_path": input_path})
-    rows["figures"].extend({**f.row(), "sha256": sha, "input_path": input_path} for f in result.figures)
+    rows["figures"].extend((f, sha, input_path) for f in result.figures)  # columns by process_chunk
     rows["rejected"].extend({**rejected_row(r), "sha256": sha, "input_path": input_path} for r in result.rejected)
 
 
@@ -251,7 +252,14 @@ def process_chunk(tasks: Sequence[Task], pipeline: Pipeline, limits: Limits) -> 
         inputs.append(row)
         for table, values in got.items():
             rows[table].extend(values)
-    tables = {t: pa.Table.from_pylist(rows[t], schema=result_schema(t)) for t in RESULT_TABLES}
+    figures, shas, paths = zip(*rows["figures"], strict=True) if rows["figures"] else ((), (), ())
+    figure_columns = {**Figure.columns(figures), "sha256": list(shas), "input_path": list(paths)}
+    tables = {
+        t: pa.Table.from_pydict(figure_columns, schema=result_schema(t))
+        if t == "figures"
+        else pa.Table.from_pylist(rows[t], schema=result_schema(t))
+        for t in RESULT_TABLES
+    }
     return ChunkResult(inputs, tables, sum(r["chars"] for r in inputs))
 
 

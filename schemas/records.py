@@ -29,9 +29,7 @@ class Record(BaseModel):
     doc_id: str
     status: Status
     figure_ids: tuple[str, ...] = Field(min_length=1, description="the figures the record was built from")
-    spans: tuple[tuple[int, int], ...] = Field(
-        min_length=1, description="their (start, end) in the original text"
-    )
+    spans: tuple[tuple[int, int], ...] = Field(min_length=1, description="their (start, end) in the original text")
     sources: dict[str, str] = Field(default_factory=dict, description="field → figure_id that filled it")
 
     @model_validator(mode="after")
@@ -92,18 +90,14 @@ class FundsRecord(Record):
     basis: Literal["actual", "budget", "prior"]
     income: Money | None = None
     expenditure: Money | None = None
-    surplus: Decimal | None = Field(
-        default=None, description="the year's balance (本年结余); may be negative"
-    )
+    surplus: Decimal | None = Field(default=None, description="the year's balance (本年结余); may be negative")
     balance: Decimal | None = Field(default=None, description="the balance stated (结余, 滚存结余)")
     prior_balance: Decimal | None = Field(default=None, description="上年结余")
     allocated: Money | None = Field(default=None, description="sum of the allocated sub-items stated")
     dues: Money | None = None
     income_items: Money | None = Field(default=None, description="sum of the income sub-items stated")
     income_items_n: int = Field(default=0, ge=0)
-    expenditure_items: Money | None = Field(
-        default=None, description="sum of the expenditure sub-items stated"
-    )
+    expenditure_items: Money | None = Field(default=None, description="sum of the expenditure sub-items stated")
     expenditure_items_n: int = Field(default=0, ge=0)
 
 
@@ -178,9 +172,7 @@ RECORD_MODELS: dict[str, type[Record]] = {
     "activities": ActivityRecord,
 }
 
-RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
-    name: tuple(model.model_fields) for name, model in RECORD_MODELS.items()
-}
+RECORD_COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(model.model_fields) for name, model in RECORD_MODELS.items()}
 RECORD_ERROR_COLUMNS = tuple(RecordError.model_fields)
 
 
