@@ -274,3 +274,22 @@ def test_a_table_is_read_by_its_column_headers(run) -> None:
         (5, "votes.abstain", "李四"),
     ]
     assert all(text[f.start : f.end] == f.surface for f in figures)
+
+
+# --- the figures table ----------------------------------------------------------------------
+def test_columns_hold_what_rows_hold(run) -> None:
+    """Workers build the figures table from columns: the same values row() gives, in its columns,
+    for placeholders (no value), ranges, approximations and flags alike."""
+    from schemas.figures import FIGURE_COLUMNS, Figure
+
+    figures = run(
+        "全年新发展会员1,250人，其中农民工会员约300人；发放慰问金83.5万元，建会率达95%以上。"
+        "培训职工3至5万人次，XX个单位参加。会员人数为12.5人。"
+    )
+    assert {"placeholder", "fractional_count"} <= {flag for f in figures for flag in f.flags}
+    assert any(f.value_max is not None for f in figures) and any(f.approx for f in figures)
+    columns = Figure.columns(figures)
+    assert tuple(columns) == FIGURE_COLUMNS
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    assert repr(rows) == repr([f.row() for f in figures])  # repr: a Decimal must not pass for a float
+    assert Figure.columns([]) == {name: [] for name in FIGURE_COLUMNS}
