@@ -131,18 +131,18 @@ class CandidateFinder:
                 hit.end(_SCALE3) if scale3 else 0,
             )
         return Candidate(
-            start,
-            end,
-            num_start,
-            num_end,
-            value,
-            value_max,
-            unit,
-            classes,
-            bool(before or mid or after),
-            time,
-            chinese,
-            placeholder,
+            start=start,
+            end=end,
+            num_start=num_start,
+            num_end=num_end,
+            value=value,
+            value_max=value_max,
+            unit=unit,
+            unit_classes=classes,
+            approx=bool(before or mid or after),
+            time=time,
+            chinese=chinese,
+            placeholder=placeholder,
         )
 
     def _value(self, num: str, scale: str, pct: str | None) -> Decimal | None:
