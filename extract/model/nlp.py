@@ -57,9 +57,7 @@ class SegmenterTokenizer(DummyTokenizer):
         """The words of one piece (no whitespace in it)."""
         words = self._pieces.get(piece)
         if words is None:
-            if self.segmenter is None:
-                self.segmenter = default_segmenter()
-            words = [piece] if piece.isascii() and piece.isalnum() else self.segmenter.cut(piece, hmm=False)
+            words = [piece] if piece.isascii() and piece.isalnum() else self._cut(piece)
             if len(self._pieces) >= CACHED_PIECES:
                 self._pieces.clear()
             self._pieces[piece] = words
@@ -75,16 +73,19 @@ class SegmenterTokenizer(DummyTokenizer):
         split = [text.split() for text in texts]
         new = {p for pieces in split for p in pieces if p not in self._pieces and not (p.isascii() and p.isalnum())}
         if new:
-            if self.segmenter is None:
-                self.segmenter = default_segmenter()
             if len(self._pieces) + len(new) > CACHED_PIECES:
                 self._pieces.clear()
             pieces = list(new)
-            words = self.segmenter.cut("\n".join(pieces), hmm=False)
+            words = self._cut("\n".join(pieces))
             breaks = [i for i, w in enumerate(words) if w == "\n"]
             for piece, start, end in zip(pieces, [-1, *breaks], [*breaks, len(words)], strict=True):
                 self._pieces[piece] = words[start + 1 : end]
         return [[w for p in pieces for w in self.words(p)] for pieces in split]
+
+    def _cut(self, text: str) -> list[str]:
+        if self.segmenter is None:
+            self.segmenter = default_segmenter()
+        return self.segmenter.cut(text, hmm=False)
 
     def __call__(self, text: str) -> Doc:
         pieces = text.split(" ")
@@ -98,7 +99,7 @@ class SegmenterTokenizer(DummyTokenizer):
                 spaces.extend([False] * (len(cut) - 1) + [True])
             spaces[-1] = False
         else:
-            words, spaces = get_words_and_spaces([w for p in text.split() for w in self.words(p)], text)
+            words, spaces = get_words_and_spaces(self.words_of([text])[0], text)
         return Doc(self.vocab, words=words, spaces=spaces)
 
 
