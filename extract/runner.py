@@ -252,14 +252,10 @@ def process_chunk(tasks: Sequence[Task], pipeline: Pipeline, limits: Limits) -> 
         inputs.append(row)
         for table, values in got.items():
             rows[table].extend(values)
+    tables = {t: pa.Table.from_pylist(rows[t], schema=result_schema(t)) for t in RESULT_TABLES if t != "figures"}
     figures, shas, paths = zip(*rows["figures"], strict=True) if rows["figures"] else ((), (), ())
-    figure_columns = {**Figure.columns(figures), "sha256": list(shas), "input_path": list(paths)}
-    tables = {
-        t: pa.Table.from_pydict(figure_columns, schema=result_schema(t))
-        if t == "figures"
-        else pa.Table.from_pylist(rows[t], schema=result_schema(t))
-        for t in RESULT_TABLES
-    }
+    columns = {**Figure.columns(figures), "sha256": list(shas), "input_path": list(paths)}
+    tables["figures"] = pa.Table.from_pydict(columns, schema=result_schema("figures"))
     return ChunkResult(inputs, tables, sum(r["chars"] for r in inputs))
 
 
