@@ -129,6 +129,18 @@ def test_decide_skips_known_files_and_spots_copies(store: Store) -> None:
     assert decisions[1].duplicate_of == "a/one.txt"
 
 
+def test_decide_links_a_copy_to_the_first_readable_original(store: Store) -> None:
+    store.commit(*batch(("z/late.txt", "工会会员120人", 2), ("m/mid.txt", "工会会员120人", 2)))
+    rows, tables = batch(("a/broken.txt", "工会会员120人", 0))
+    rows[0].update(status="error", documents=0, errors=2)
+    store.commit(rows, {"errors": tables["errors"]})
+    decisions = store.decide([("n/new.txt", sha("工会会员120人")), ("a/broken.txt", sha("工会会员120人"))])
+    # the copy commit() made of z/late.txt is no owner; an input that failed is none either
+    assert (decisions[0].action, decisions[0].duplicate_of) == ("duplicate", "m/mid.txt")
+    # an unchanged input that failed is skipped with its errors counted
+    assert (decisions[1].action, decisions[1].errors) == ("skip", 2)
+
+
 def test_a_changed_file_replaces_its_rows(store: Store) -> None:
     store.commit(*batch(("a/one.txt", "工会会员120人", 2), ("a/two.txt", "职工代表45人", 3)))
     store.commit(*batch(("a/one.txt", "工会会员999人", 4)))
