@@ -10,13 +10,14 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
-from extract.figures.extractor import Extraction, RuleExtractor
+from extract.figures.extractor import Extraction, Extractor, RuleExtractor
 from extract.ingest import IngestError, Limits, iter_inputs, read_path
 from extract.rules import RuleSet, load_rules
 from extract.segment import Token
@@ -25,6 +26,12 @@ from schemas.documents import DocumentMeta, ErrorRow, RawDocument
 from schemas.figures import Figure, Rejected
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Staged = tuple[PreparedDocument, Extraction]  # a document and what the per-document stage found
+# Text whose prepared documents wait together for the extractor's batched stage: enough for the
+# model to classify in one call, little enough that holding them costs little (a zip gives many inputs at once).
+BATCH_CHARS = 200_000
 
 
 @dataclass
@@ -46,7 +53,7 @@ class Pipeline:
         (default: the one shipped in the package); see ``extract.figures.hybrid``."""
         self.rules = rules or load_rules()
         self.prepare = DocumentPreparer(self.rules)
-        self.extractor: Callable[[PreparedDocument], Extraction]
+        self.extractor: Extractor
         if extractor == "rules":
             self.extractor = RuleExtractor(self.rules)
         else:  # the model is an optional stage: imported and loaded only when asked for
@@ -55,11 +62,19 @@ class Pipeline:
             self.extractor = model_extractor(self.rules, extractor, model_path, self.prepare.segmenter)
 
     def run_raw(self, raw: RawDocument) -> list[DocumentResult]:
-        results = []
-        for doc in self.prepare(raw):
-            extraction = self.extractor(doc)
-            results.append(DocumentResult(doc.meta, extraction.figures, extraction.rejected))
-        return results
+        return self.finish(self.start(raw))
+
+    def start(self, raw: RawDocument) -> list[Staged]:
+        """``raw``'s documents, prepared, with what the extractor's per-document stage found."""
+        return [(doc, self.extractor.first(doc)) for doc in self.prepare(raw)]
+
+    def finish(self, staged: Sequence[Staged]) -> list[DocumentResult]:
+        """The extractor's batched stage over ``start``'s output, of any number of inputs."""
+        extractions = self.extractor.rest(staged)
+        return [
+            DocumentResult(doc.meta, extraction.figures, extraction.rejected)
+            for (doc, _), extraction in zip(staged, extractions, strict=True)
+        ]
 
     def tokens(self, doc: PreparedDocument) -> list[Token]:
         """The document's words (jieba with the domain dictionary), offsets into ``doc.text``.
@@ -162,20 +177,74 @@ def process(
     ``seconds``, becomes an ErrorRow."""
     if isinstance(item, ErrorRow):
         return item
+    return _guarded(item, pipeline.run_raw, seconds)
+
+
+def process_many(
+    items: Sequence[RawDocument | ErrorRow], pipeline: Pipeline, seconds: float | None = None
+) -> list[list[DocumentResult] | ErrorRow]:
+    """``process`` for each of ``items``, with the extractor's batched stage run once per
+    :data:`BATCH_CHARS` of their text.
+
+    Each input's own stage runs under its time limit. Should the batched stage fail, it runs again
+    input by input, so that only the input that makes it fail becomes an ErrorRow.
+    """
+    out: list[list[DocumentResult] | ErrorRow] = []
+    waiting: list[tuple[int, RawDocument, list[Staged]]] = []  # (place in out, input, its documents)
+    held = 0
+    for item in items:
+        staged = item if isinstance(item, ErrorRow) else _guarded(item, pipeline.start, seconds)
+        out.append(staged if isinstance(staged, ErrorRow) else [])
+        if isinstance(item, ErrorRow) or isinstance(staged, ErrorRow):
+            continue
+        waiting.append((len(out) - 1, item, staged))
+        held += len(item.text)
+        if held >= BATCH_CHARS:
+            _finish_waiting(waiting, pipeline, seconds, out)
+            waiting, held = [], 0
+    _finish_waiting(waiting, pipeline, seconds, out)
+    return out
+
+
+def _finish_waiting(
+    waiting: list[tuple[int, RawDocument, list[Staged]]],
+    pipeline: Pipeline,
+    seconds: float | None,
+    out: list[list[DocumentResult] | ErrorRow],
+) -> None:
+    if not waiting:
+        return
+    try:
+        finished = iter(pipeline.finish([pair for _, _, staged in waiting for pair in staged]))
+    except Exception:
+        log.warning("the batched stage failed on %d inputs: running it input by input", len(waiting), exc_info=True)
+        for at, raw, staged in waiting:
+            out[at] = _guarded(raw, _finisher(pipeline, staged), seconds)
+        return
+    for at, _, staged in waiting:
+        out[at] = [next(finished) for _ in staged]
+
+
+def _finisher(pipeline: Pipeline, staged: list[Staged]) -> Callable[[RawDocument], list[DocumentResult]]:
+    return lambda raw: pipeline.finish(staged)
+
+
+def _guarded(raw: RawDocument, stage: Callable[[RawDocument], T], seconds: float | None) -> T | ErrorRow:
+    """``stage(raw)``; an unexpected failure, or taking longer than ``seconds``, becomes an ErrorRow."""
     try:
         with time_limit(seconds):
-            return pipeline.run_raw(item)
+            return stage(raw)
     except DocumentTimeout:
-        log.warning("gave up on %s after %s s", item.source_path, seconds)
+        log.warning("gave up on %s after %s s", raw.source_path, seconds)
         return ErrorRow(
-            path=item.source_path,
+            path=raw.source_path,
             stage="extract",
-            reason=f"gave up after {seconds:g} s ({len(item.text):,} characters); the text is too hard for the "
+            reason=f"gave up after {seconds:g} s ({len(raw.text):,} characters); the text is too hard for the "
             "figure stages",
         )
     except Exception as exc:  # one bad document must never stop a batch
-        log.exception("extraction failed for %s", item.source_path)
-        return ErrorRow(path=item.source_path, stage="extract", reason=f"{type(exc).__name__}: {exc}")
+        log.exception("extraction failed for %s", raw.source_path)
+        return ErrorRow(path=raw.source_path, stage="extract", reason=f"{type(exc).__name__}: {exc}")
 
 
 def iter_results(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 Status = Literal["actual", "plan", "prior"]
 
@@ -62,13 +62,6 @@ class Figure(BaseModel):
     extractor: str = Field(description="the rule (or model) that decided the metric")
     confidence: float = Field(ge=0.0, le=1.0)
     flags: tuple[str, ...] = ()
-
-    @field_validator("value", "value_max")
-    @classmethod
-    def _finite(cls, v: Decimal | None) -> Decimal | None:
-        if v is not None and not v.is_finite():
-            raise ValueError("value must be a finite number or null (placeholder)")
-        return v
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Figure:

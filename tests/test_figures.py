@@ -293,3 +293,15 @@ def test_columns_hold_what_rows_hold(run) -> None:
     rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     assert repr(rows) == repr([f.row() for f in figures])  # repr: a Decimal must not pass for a float
     assert Figure.columns([]) == {name: [] for name in FIGURE_COLUMNS}
+
+
+@pytest.mark.parametrize("bad", ["Infinity", "-Infinity", "NaN"])
+def test_a_figure_record_refuses_a_value_that_is_not_finite(run, bad: str) -> None:
+    from pydantic import ValidationError
+
+    from schemas.figures import Figure
+
+    good = run("签订工资专项集体合同31份。")[0]
+    for field in ("value", "value_max"):
+        with pytest.raises(ValidationError, match="finite"):
+            Figure.model_validate({**good.model_dump(), field: Decimal(bad)})

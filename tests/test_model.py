@@ -241,6 +241,60 @@ def test_the_model_shares_the_pipelines_segmenter() -> None:
     _runs_ok(code)
 
 
+@pytest.fixture(scope="module")
+def hybrid_pipe(rules: RuleSet, shipped: FigureModel) -> Pipeline:
+    pipe = Pipeline(rules)
+    pipe.extractor = ModelExtractor(rules, shipped, hybrid=True)
+    return pipe
+
+
+def _corpus_raws() -> list:
+    files = sorted((CORPUS / "dev").glob("*.txt")) + HELDOUT
+    return [raw_from_text(f.read_text(encoding="utf-8"), f.stem) for f in files]
+
+
+def test_the_model_classifies_many_inputs_in_one_batch(hybrid_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``process_many`` gives each input what ``run_raw`` gives it alone, with one call of the model
+    per batch of text (pipeline.BATCH_CHARS)."""
+    import extract.pipeline
+
+    raws = _corpus_raws()
+    alone = [hybrid_pipe.run_raw(raw) for raw in raws]
+    assert sum(f.extractor.startswith("model:") for out in alone for r in out for f in r.figures) >= 5
+    calls = []
+    predict = hybrid_pipe.extractor.model.predict
+    monkeypatch.setattr(
+        hybrid_pipe.extractor.model, "predict", lambda texts, *a: calls.append(len(texts)) or predict(texts, *a)
+    )
+    for batch_chars, most_calls in ((10**9, 1), (5_000, len(raws) - 1)):
+        calls.clear()
+        monkeypatch.setattr(extract.pipeline, "BATCH_CHARS", batch_chars)
+        together = extract.pipeline.process_many(raws, hybrid_pipe)
+        assert together == alone
+        assert 1 <= len(calls) <= most_calls, calls  # (one component: metric)
+
+
+def test_a_failing_batch_is_retried_input_by_input(hybrid_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the batched stage fail on one input's documents, only that input becomes an error row."""
+    import extract.pipeline
+
+    raws = _corpus_raws()[:6]
+    bad = raws[3].source_path
+    decide_many = hybrid_pipe.extractor.decide_many
+
+    def fails_on_one(staged):  # stands for any failure of the model's stage on some text
+        if any(doc.meta.source_path == bad for doc, _ in staged):
+            raise RuntimeError("cannot classify")
+        return decide_many(staged)
+
+    monkeypatch.setattr(hybrid_pipe.extractor, "decide_many", fails_on_one)
+    out = extract.pipeline.process_many(raws, hybrid_pipe)
+    assert [type(o).__name__ for o in out] == ["list", "list", "list", "ErrorRow", "list", "list"]
+    assert out[3].reason == "RuntimeError: cannot classify" and out[3].stage == "extract"
+    monkeypatch.undo()
+    assert out[:3] + out[4:] == [hybrid_pipe.run_raw(raw) for raw in raws[:3] + raws[4:]]
+
+
 def test_cli_defaults_to_hybrid_with_the_shipped_model(tmp_path: Path, shipped: FigureModel) -> None:
     from click.testing import CliRunner
 

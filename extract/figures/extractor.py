@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import regex
 from pydantic import ValidationError
@@ -44,6 +46,20 @@ class Extraction:
     figures: list[Figure]
     rejected: list[Rejected]
     decisions: list[Decision]
+
+
+class Extractor(Protocol):
+    """What the pipeline runs on each prepared document: ``extractor(doc)``, or in two stages,
+    ``first`` one document at a time, then ``rest`` over the results of many documents at once
+    (where a model classifies their figures in one batch)."""
+
+    name: str
+
+    def __call__(self, doc: PreparedDocument) -> Extraction: ...
+
+    def first(self, doc: PreparedDocument) -> Extraction: ...
+
+    def rest(self, staged: Sequence[tuple[PreparedDocument, Extraction]]) -> list[Extraction]: ...
 
 
 class RuleExtractor:
@@ -102,6 +118,11 @@ class RuleExtractor:
                     out.rejected.append(figure_or_rejected)
                 out.decisions.append(decision)
         return out
+
+    first = __call__
+
+    def rest(self, staged: Sequence[tuple[PreparedDocument, Extraction]]) -> list[Extraction]:
+        return [extraction for _, extraction in staged]  # the rules decide everything in ``first``
 
     def _bare_ok(self, text: str, cand: Candidate) -> bool:
         if cand.value is None:

@@ -542,14 +542,14 @@ def test_a_document_that_takes_too_long_is_given_up(
     archive = tmp_path / "archive"
     copy_good(archive / "good")
     (archive / "stuck.txt").write_bytes(SAMPLE.read_bytes())
-    run_raw = pipeline.run_raw
+    start = pipeline.start  # the stages that run one document at a time
 
     def stuck_on_one(raw: Any) -> Any:
         while raw.source_path.endswith("stuck.txt"):  # stands for any superlinear stage
             time.sleep(0.01)
-        return run_raw(raw)
+        return start(raw)
 
-    monkeypatch.setattr(pipeline, "run_raw", stuck_on_one)
+    monkeypatch.setattr(pipeline, "start", stuck_on_one)
     started = time.perf_counter()
     stats = run(
         [archive], tmp_path / "out", RunOptions(workers=1, audit=False, limits=Limits(max_document_seconds=0.5))
