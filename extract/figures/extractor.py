@@ -22,10 +22,13 @@ from schemas.figures import Figure, Rejected
 
 SENTENCE_BREAKS = "。;；!！?？\n"
 CLAUSE_BREAKS = SENTENCE_BREAKS + ",，:：、"
+_CLAUSE_NOT_LIST = CLAUSE_BREAKS.replace("、", "")  # a clause, whose list items (、) stay in it
 # A number with no measure word is kept only where it stands apart (space, punctuation, line end):
 # glued to a word it is a code or a name (4050就业, 329国道).
 _BARE_FOLLOW = regex.compile(r"(?:[ \u00a0\t]|[,，。;；、)）]|$)", regex.MULTILINE)
 _HAN_BEFORE = regex.compile(r"\p{Han}\s?$")
+# Unit classes of things counted whole: a fraction of one is flagged.
+_COUNTED = frozenset({"person", "org", "document", "item", "event", "case", "household", "vote", "person_time"})
 
 
 @dataclass
@@ -154,7 +157,7 @@ class RuleExtractor:
             chosen = [matches[0]] if matches else [None]
         status = self.status(text, cand.start, cand.end, sections, default_status)
         results = []
-        clause_start = back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
+        clause_start = back_to(text, cand.start, _CLAUSE_NOT_LIST)
         for match in chosen:
             metric = match.metric if match else "other"
             extractor = f"rules:{match.rule_id}" if match else "rules:fallback"
@@ -329,7 +332,7 @@ class RuleExtractor:
             return []
         seen = {best.metric}
         chosen = [best]
-        clause_start = back_to(text, cand.start, CLAUSE_BREAKS.replace("、", ""))
+        clause_start = back_to(text, cand.start, _CLAUSE_NOT_LIST)
         after = best.cue_start >= cand.end
         clause_end = forward_to(text, cand.end, SENTENCE_BREAKS)
         for m in matches[1:]:
@@ -350,22 +353,11 @@ class RuleExtractor:
         if not cand.unit:
             flags.append("no_unit")
         if cand.value is not None:
-            counted = {
-                "person",
-                "org",
-                "document",
-                "item",
-                "event",
-                "case",
-                "household",
-                "vote",
-                "person_time",
-            }
             if (
-                cand.value != cand.value.to_integral_value()
-                and counted.intersection(cand.unit_classes)
+                not _COUNTED.isdisjoint(cand.unit_classes)
                 and "money" not in cand.unit_classes
-                and cand.unit not in ("%",)
+                and cand.unit != "%"
+                and cand.value != cand.value.to_integral_value()
             ):
                 flags.append("fractional_count")
             if cand.unit == "%" and cand.value > 100 and metric != "other":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -50,11 +51,17 @@ class SpanIndex:
     def __init__(self, spans: list[NonFigureSpan]) -> None:
         self.spans = sorted(spans, key=lambda s: (s.start, -s.end))
         self.starts = [s.start for s in self.spans]
+        # reach[i]: the furthest end of spans[0..i]; no span at or before i holds a place past it
+        self.reach = list(itertools.accumulate((s.end for s in self.spans), max))
 
     def at(self, pos: int) -> NonFigureSpan | None:
-        # Spans are short (a name, a date): look back over the few that start before pos.
+        # Spans are short (a name, a date): look back over the few that start before pos, and
+        # only while one of them can still reach it.
         i = bisect.bisect_right(self.starts, pos)
-        for span in reversed(self.spans[max(0, i - 40) : i]):
-            if span.start <= pos < span.end:
-                return span
+        spans, reach = self.spans, self.reach
+        for j in range(i - 1, max(0, i - 40) - 1, -1):
+            if reach[j] <= pos:
+                return None
+            if pos < spans[j].end:
+                return spans[j]
         return None
