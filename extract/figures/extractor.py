@@ -314,10 +314,9 @@ class RuleExtractor:
         self, text: str, cand: Candidate, sent_start: int, spans: tuple[tuple[int, int], ...]
     ) -> list[MetricMatch]:
         """A和B分别为X、Y: the k-th number after 分别 takes the k-th statistic named before it."""
-        hits = list(self.respectively.finditer(text[sent_start : cand.start]))
-        if not hits:
+        if self.respectively.search(text, sent_start, cand.start) is None:  # the common case, told cheaply
             return []
-        hit = hits[-1]
+        hit = list(self.respectively.finditer(text[sent_start : cand.start]))[-1]
         word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
         k = bisect.bisect_left(spans, (cand.start,)) - bisect.bisect_left(spans, (word_end,))
         clause_start = back_to(text, word_start, SENTENCE_BREAKS + ";；")
@@ -393,7 +392,7 @@ def _table_cell(text: str, cand: Candidate) -> tuple[int, int] | None:
     line_start = text.rfind("\n", 0, cand.start) + 1
     line_end = text.find("\n", cand.end)
     line_end = len(text) if line_end < 0 else line_end
-    if "\t" not in text[line_start:line_end]:
+    if text.find("\t", line_start, line_end) < 0:  # no copy of the line for the common case
         return None
     before = text[line_start : cand.start]
     after = text[cand.end : line_end]
