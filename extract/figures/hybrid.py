@@ -93,6 +93,18 @@ class Answer:
     status_cue: str | None  # the rules' status cue, if one decided the status
 
 
+@dataclass(slots=True)
+class _Open:
+    """A figure open to the model, in a batch of documents' figures."""
+
+    item: int  # which document of the batch
+    figure: Figure
+    span: tuple[int, int]
+    context: str
+    metric: bool  # open for its metric
+    status: bool  # open for its status
+
+
 class ModelExtractor:
     """``extractor(doc)`` → the rules' figures with the model's decisions (``hybrid=False``: all)."""
 
@@ -211,34 +223,31 @@ class ModelExtractor:
         items: Sequence[tuple[PreparedDocument, Extraction, Sequence[Figure], Sequence[bool], Sequence[bool]]],
     ) -> list[list[Answer]]:
         """Each item's answers; only the open figures are classified, in one batch per component."""
-        # (item, figure index, span, context) of every open figure of every item
-        open_figures: list[tuple[int, int, tuple[int, int], str]] = []
+        opened: list[_Open] = []
         for k, (doc, _, figures, metric_open, status_open) in enumerate(items):
             index, text = doc.text.index, doc.text.text
-            for i, fig in enumerate(figures):
-                if metric_open[i] or status_open[i]:
+            for fig, wants_metric, wants_status in zip(figures, metric_open, status_open, strict=True):
+                if wants_metric or wants_status:
                     span = (bisect_left(index, fig.start), bisect_left(index, fig.end - 1) + 1)
                     context = figure_context(text, *span, fig.unit, doc.meta.doc_type, rule_answer(fig))
-                    open_figures.append((k, i, span, context))
-        if not open_figures:
-            return [[] for _ in items]
-        m_at = [n for n, (k, i, _, _) in enumerate(open_figures) if items[k][3][i]]
-        s_at = [n for n, (k, i, _, _) in enumerate(open_figures) if items[k][4][i]]
-        m_pred = self.model.predict(
-            [open_figures[n][3] for n in m_at],
-            "metric",
-            [self.allowed.get(items[k][2][i].unit) for k, i, _, _ in (open_figures[n] for n in m_at)],
+                    opened.append(_Open(k, fig, span, context, wants_metric, wants_status))
+        for_metric = [o for o in opened if o.metric]
+        for_status = [o for o in opened if o.status]
+        metric = self.model.predict(
+            [o.context for o in for_metric], "metric", [self.allowed.get(o.figure.unit) for o in for_metric]
         )
-        s_pred = self.model.predict([open_figures[n][3] for n in s_at], "status") if s_at else []
-        metric = dict(zip(m_at, m_pred, strict=True))
-        status = dict(zip(s_at, s_pred, strict=True))
+        status = self.model.predict([o.context for o in for_status], "status")
+        by_metric = {id(o): p for o, p in zip(for_metric, metric, strict=True)}
+        by_status = {id(o): p for o, p in zip(for_status, status, strict=True)}
         cues = [
-            {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept} if s_at else {}
+            {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept} if for_status else {}
             for _, extraction, _, _, _ in items
         ]
         out: list[list[Answer]] = [[] for _ in items]
-        for n, (k, i, span, _) in enumerate(open_figures):
-            out[k].append(Answer(items[k][2][i], span, metric.get(n), status.get(n), cues[k].get(span)))
+        for o in opened:
+            out[o.item].append(
+                Answer(o.figure, o.span, by_metric.get(id(o)), by_status.get(id(o)), cues[o.item].get(o.span))
+            )
         return out
 
     def _replace(self, fig: Figure, update: dict[str, object]) -> Figure:
