@@ -233,10 +233,15 @@ class ModelExtractor:
                     opened.append(_Open(k, fig, span, context, wants_metric, wants_status))
         for_metric = [o for o in opened if o.metric]
         for_status = [o for o in opened if o.status]
-        metric = self.model.predict(
-            [o.context for o in for_metric], "metric", [self.allowed.get(o.figure.unit) for o in for_metric]
+        # one call per component with work to do
+        metric = (
+            self.model.predict(
+                [o.context for o in for_metric], "metric", [self.allowed.get(o.figure.unit) for o in for_metric]
+            )
+            if for_metric
+            else []
         )
-        status = self.model.predict([o.context for o in for_status], "status")
+        status = self.model.predict([o.context for o in for_status], "status") if for_status else []
         by_metric = {id(o): p for o, p in zip(for_metric, metric, strict=True)}
         by_status = {id(o): p for o, p in zip(for_status, status, strict=True)}
         cues = [
