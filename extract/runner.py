@@ -163,6 +163,7 @@ def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[
 
 
 def _read_input(task: Task, limits: Limits) -> _Input:
+    """Read and hash one input and split it into documents; a failure becomes its errors rows."""
     started = time.perf_counter()
     rows: dict[str, list] = {t: [] for t in RESULT_TABLES}
     row: dict[str, Any] = {

@@ -363,7 +363,7 @@ class Store:
             return []
         # Only stored inputs with one of these contents matter. One filtered scan fetches them;
         # correlated subqueries per item cost 190 ms per 256 items at 200,000 stored inputs
-        # (15 ms this way), which made a run's time grow with the square of the archive.
+        # (16 ms this way), which made a run's time grow with the square of the archive.
         shas = sorted({sha for _, sha in items})
         stored: dict[str, list[tuple[str, str, int | None]]] = {}
         for path, sha, status, errors in self.con.execute(
