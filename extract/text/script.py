@@ -60,8 +60,7 @@ def detect_script(text: str) -> Script:
     trad = sum(map(traditional_chars.__contains__, map(ord, text)))
     simp = sum(map(simplified_chars.__contains__, text))
     if trad == 0 and simp == 0:
-        han = any("\u4e00" <= ch <= "\u9fff" for ch in text)
-        return "simplified" if han else "none"
+        return "simplified" if _HAN.search(text) else "none"
     if trad >= 4 * max(simp, 1) or (simp == 0 and trad > 0):
         return "traditional"
     if simp >= 4 * max(trad, 1) or trad == 0:
