@@ -12,6 +12,7 @@ from decimal import Decimal
 import regex
 
 from extract.numbers import ARABIC_NUMBER, CHINESE_DECIMAL, CHINESE_NUMERAL, normal_decimal, parse_number
+from extract.patterns import compile_short
 from schemas.rules import Units
 
 
@@ -84,8 +85,8 @@ class CandidateFinder:
         order = sorted(self.pattern.groupindex, key=self.pattern.groupindex.__getitem__)
         if tuple(order) != _GROUPS:  # _read unpacks the groups by position
             raise RuntimeError(f"candidate pattern groups changed: {order}")
-        self.placeholder = regex.compile(placeholder)
-        self.chinese = regex.compile(CHINESE_NUMERAL)
+        self.placeholder = compile_short(placeholder)
+        self.chinese = compile_short(CHINESE_NUMERAL)
 
     def __call__(self, text: str) -> list[Candidate]:
         found = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -15,6 +16,7 @@ from extract.figures.candidates import Candidate, CandidateFinder
 from extract.figures.metric import MetricAssigner, MetricMatch
 from extract.figures.nonfigures import NonFigureFinder
 from extract.figures.status import StatusAssigner, StatusDecision
+from extract.patterns import compile_short, phrases, words
 from extract.rules import RuleSet
 from extract.text.bounds import back_to, forward_to
 from extract.text.documents import PreparedDocument
@@ -25,7 +27,7 @@ CLAUSE_BREAKS = SENTENCE_BREAKS + ",，:：、"
 _CLAUSE_NOT_LIST = CLAUSE_BREAKS.replace("、", "")  # a clause, whose list items (、) stay in it
 # A number with no measure word is kept only where it stands apart (space, punctuation, line end):
 # glued to a word it is a code or a name (4050就业, 329国道).
-_BARE_FOLLOW = regex.compile(r"(?:[ \u00a0\t]|[,，。;；、)）]|$)", regex.MULTILINE)
+_BARE_FOLLOW = compile_short(r"(?:[ \u00a0\t]|[,，。;；、)）]|$)", re.MULTILINE)
 _HAN_BEFORE = regex.compile(r"\p{Han}\s?$")
 # Unit classes of things counted whole: a fraction of one is flagged.
 _COUNTED = frozenset({"person", "org", "document", "item", "event", "case", "household", "vote", "person_time"})
@@ -80,12 +82,12 @@ class RuleExtractor:
         self.validation_context = {"taxonomy": rules.taxonomy, "unit_classes": self.unit_classes}
         q = rules.qualifiers
         self.candidate_marker = regex.compile(q.candidate_marker, regex.MULTILINE)
-        self.subset = regex.compile("|".join(regex.escape(w) for w in q.subset_words))
-        self.scope = regex.compile("|".join(regex.escape(w) for w in sorted(q.scope_words, key=len, reverse=True)))
-        self.shared_value = regex.compile("|".join(regex.escape(w) for w in q.shared_value_words))
-        self.respectively = regex.compile("|".join(regex.escape(w) for w in q.respectively_words))
-        self.placeholder = regex.compile("|".join(f"(?:{p})" for p in rules.units.placeholders))
-        self.refinements = [(r.id, r.from_metric, r.to_metric, _phrases(r.cues)) for r in rules.refinements]
+        self.subset = words(q.subset_words)
+        self.scope = phrases(q.scope_words)
+        self.shared_value = words(q.shared_value_words)
+        self.respectively = words(q.respectively_words)
+        self.placeholder = compile_short("|".join(f"(?:{p})" for p in rules.units.placeholders))
+        self.refinements = [(r.id, r.from_metric, r.to_metric, phrases(r.cues)) for r in rules.refinements]
         self.narrowing = {(r.from_metric, r.to_metric) for r in rules.refinements}
 
     def __call__(self, doc: PreparedDocument) -> Extraction:
@@ -433,10 +435,6 @@ def _table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | No
             break
         pos = prev_start - 1
     return None
-
-
-def _phrases(words: list[str]) -> regex.Pattern[str]:
-    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
 def _subject(text: str, sent_start: int, cand: Candidate, match: MetricMatch | None) -> str | None:

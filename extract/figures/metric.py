@@ -9,6 +9,7 @@ import ahocorasick
 import regex
 
 from extract.figures.candidates import Candidate
+from extract.patterns import Pattern, compile_short, overlapping_phrases, phrases
 from schemas.rules import MetricRule, Taxonomy
 
 # How the score of a cue is made (lower is better): characters between cue and number, less a
@@ -20,7 +21,7 @@ AFTER_PENALTY = 2.0
 # A cue in another clause (across a comma or colon) speaks less for the number than one in its own.
 CLAUSE_PENALTY = 4.0
 CLAUSE_MARKS = ",，:：;；"
-_CLAUSE_MARK = regex.compile(f"[{CLAUSE_MARKS}]")
+_CLAUSE_MARK = compile_short(f"[{CLAUSE_MARKS}]")
 
 
 # Not frozen, like Candidate: one is made per number.
@@ -39,13 +40,9 @@ class MetricMatch:
 class _Compiled:
     rule: MetricRule
     cues: regex.Pattern[str]
-    context: regex.Pattern[str] | None
-    block: regex.Pattern[str] | None
+    context: Pattern | None
+    block: Pattern | None
     accepted: frozenset[str]
-
-
-def _phrases(words: list[str]) -> regex.Pattern[str]:
-    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
 class MetricAssigner:
@@ -56,14 +53,16 @@ class MetricAssigner:
         for rule in rules:
             metric = taxonomy.metrics[rule.metric]
             cues = (
-                regex.compile("|".join(f"(?:{c})" for c in rule.cues)) if rule.kind == "regex" else _phrases(rule.cues)
+                regex.compile("|".join(f"(?:{c})" for c in rule.cues))
+                if rule.kind == "regex"
+                else overlapping_phrases(rule.cues)
             )
             self.compiled.append(
                 _Compiled(
                     rule=rule,
                     cues=cues,
-                    context=_phrases(rule.context) if rule.context else None,
-                    block=_phrases(rule.block) if rule.block else None,
+                    context=phrases(rule.context) if rule.context else None,
+                    block=phrases(rule.block) if rule.block else None,
                     accepted=frozenset({metric.unit_class, *metric.also}),
                 )
             )

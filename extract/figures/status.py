@@ -6,12 +6,9 @@ from dataclasses import dataclass
 
 import regex
 
+from extract.patterns import overlapping_phrases, phrases
 from extract.text.bounds import back_to
 from schemas.rules import StatusRules
-
-
-def _phrases(words: list[str]) -> regex.Pattern[str]:
-    return regex.compile("|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
 # Not frozen, like Candidate: one is made per number.
@@ -24,13 +21,13 @@ class StatusDecision:
 class StatusAssigner:
     def __init__(self, rules: StatusRules) -> None:
         self.rules = rules
-        self.plan = _phrases(rules.plan_cues)
-        self.plan_exceptions = _phrases(rules.plan_cue_exceptions) if rules.plan_cue_exceptions else None
-        self.blockers = _phrases(rules.plan_blockers)
-        self.nominal = _phrases(rules.nominal_plan_cues) if rules.nominal_plan_cues else None
-        self.prior = _phrases(rules.prior_cues)
-        self.change = _phrases(rules.change_words)
-        self.current = _phrases(rules.current_cues) if rules.current_cues else None
+        self.plan = overlapping_phrases(rules.plan_cues)
+        self.plan_exceptions = phrases(rules.plan_cue_exceptions) if rules.plan_cue_exceptions else None
+        self.blockers = phrases(rules.plan_blockers)
+        self.nominal = phrases(rules.nominal_plan_cues) if rules.nominal_plan_cues else None
+        self.prior = phrases(rules.prior_cues)
+        self.change = phrases(rules.change_words)
+        self.current = phrases(rules.current_cues) if rules.current_cues else None
         self.sections = [regex.compile(p, regex.MULTILINE) for p in rules.plan_sections]
         self.heading = regex.compile(rules.section_heading, regex.MULTILINE)
         self.breaks = set(rules.clause_breaks)
