@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import regex
@@ -91,6 +91,9 @@ def _longest_first(alternatives: Iterable[str]) -> list[str]:
 Requirement = frozenset[str]
 _MAX_WORDS = 16  # more alternatives than this cost more to look for than the scan they could save
 _MAX_CHARS = 32  # the largest character class taken as alternatives
+_CHECKED_WORDS = 8  # the most words of a requirement a Scanner looks for
+# An escape, with regex's Unicode property classes told apart (\p{Han}, \P{…}).
+_CLASS_ESCAPE = re.compile(r"\\(?:([pP])\{[^}]*\}|.)", re.DOTALL)
 
 
 def required_words(pattern: str, flags: int = 0) -> tuple[Requirement, ...]:
@@ -98,26 +101,49 @@ def required_words(pattern: str, flags: int = 0) -> tuple[Requirement, ...]:
     missing from a text first; () when unknown.
 
     A text lacking every word of one set has no match, and need not be scanned. Read with the
-    standard library's parser, so only for patterns it reads as ``regex`` does (``same_in_re``,
-    the Unicode shorthands aside: they never yield a requirement); anything else gets ().
+    standard library's parser, so only for patterns it reads as ``regex`` does (``same_in_re``);
+    a Unicode class (``\\d``, ``\\s``, ``\\p{Han}``) is read as an unknown character, which
+    requires nothing. Anything else gets ().
 
     >>> required_words(r"\\d+\\s*周?岁")
     (frozenset({'岁'}),)
     >>> sorted(required_words("(?:人数)?[0-9]+(?:以上|以下)")[0])
     ['以上', '以下']
-    >>> required_words(r"\\p{Han}+年"), required_words("(?i)abc")
-    ((), ())
+    >>> required_words(r"[\\p{Han}]{2,12}?(?:总工会|工会委员会|工会)"), required_words("(?i)abc")
+    ((frozenset({'工会'}),), ())
     """
-    shorthand_free = _ESCAPE.sub(lambda m: "." if m.group(1) in _UNICODE_SHORTHANDS else m.group(0), pattern)
+    # \p{…} read as \d: a class the reader takes as unknown, in a set or out of one
+    readable = _CLASS_ESCAPE.sub(lambda m: r"\d" if m.group(1) else m.group(0), pattern)
+    shorthand_free = _ESCAPE.sub(lambda m: "." if m.group(1) in _UNICODE_SHORTHANDS else m.group(0), readable)
     if not same_in_re(shorthand_free, flags):
         return ()
     try:
         from re import _constants, _parser  # the standard library's own parser: no public API
 
-        parsed = _parser.parse(pattern, flags)
+        parsed = _parser.parse(readable, flags)
         return tuple(sorted(set(_Reader(_constants).sequence(list(parsed))), key=_missing_first))
     except Exception:  # an unreadable tree only costs the shortcut, never a match
         return ()
+
+
+class Scanner:
+    """A pattern for whole texts that does not scan a text lacking the words every match needs."""
+
+    __slots__ = ("needs", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0, checked: int = 2) -> None:
+        self.pattern = regex.compile(pattern, flags)
+        # at most ``checked`` sets of a few words: looking for more costs more than the scans saved
+        self.needs = tuple(r for r in required_words(pattern, flags) if len(r) <= _CHECKED_WORDS)[:checked]
+
+    def may_match(self, text: str) -> bool:
+        return all(any(w in text for w in words) for words in self.needs)
+
+    def finditer(self, text: str, pos: int = 0) -> Iterator[regex.Match[str]]:
+        return self.pattern.finditer(text, pos) if self.may_match(text) else iter(())
+
+    def search(self, text: str, pos: int = 0) -> regex.Match[str] | None:
+        return self.pattern.search(text, pos) if self.may_match(text) else None
 
 
 class _Reader:
@@ -135,14 +161,14 @@ class _Reader:
                 run = {w + ch for w in run for ch in chars}
                 continue
             if run != {""}:
-                found.append(frozenset(run))
+                found.append(_minimal(run))
             run = {""}
             if chars is not None:
                 found.append(frozenset(chars))
             else:
                 found.extend(self._node(op, av))
         if run != {""}:
-            found.append(frozenset(run))
+            found.append(_minimal(run))
         return found
 
     def _chars(self, op: Any, av: Any) -> set[str] | None:
@@ -178,8 +204,13 @@ class _Reader:
                 if best is None:
                     return []
                 words |= best
-            return [frozenset(words)] if len(words) <= _MAX_WORDS else []
+            return [_minimal(words)] if len(words) <= _MAX_WORDS else []
         return []  # a place (^, lookaround), any character, a back reference: nothing required
+
+
+def _minimal(words: set[str]) -> Requirement:
+    """The words none of the others is part of: a text with 工会委员会 has 工会."""
+    return frozenset(w for w in words if not any(o != w and o in w for o in words))
 
 
 def _best(requirements: list[Requirement]) -> Requirement | None:

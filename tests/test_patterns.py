@@ -10,8 +10,8 @@ import pytest
 import regex
 
 from extract.figures.extractor import RuleExtractor
-from extract.figures.nonfigures import NonFigureFinder
-from extract.patterns import compile_short, required_words, same_in_re
+from extract.patterns import Scanner, compile_short, required_words, same_in_re
+from extract.pipeline import Pipeline
 from extract.rules import RuleSet
 
 from .conftest import CORPUS, SEED
@@ -102,7 +102,10 @@ def test_same_in_re(pattern: str, flags: int, same: bool) -> None:
         ("a{0,2}", None),
         ("(?=工会)x?", None),  # a lookahead's words may lie outside the match
         ("(?i)abc", None),  # inline flags: not read
-        (r"\p{Han}年", None),  # not read by re: unknown
+        (r"\p{Han}年", {"年"}),  # a Unicode class requires nothing
+        (r"[a\p{Han}]", None),  # nor a set holding one
+        (r"\\p{Han}", {"\\p{Han}"}),  # an escaped backslash: literal words
+        ("(?<=按[^。]{0,30})每人", None),  # not read by re (variable-width lookbehind): unknown
     ],
 )
 def test_required_words(pattern: str, first: set[str] | None) -> None:
@@ -110,27 +113,32 @@ def test_required_words(pattern: str, first: set[str] | None) -> None:
     assert (set(found[0]) if found else None) == first
 
 
-def test_every_match_of_a_non_figure_pattern_holds_its_required_words(rules: RuleSet, texts: list[str]) -> None:
+def _scanners(pipeline: Pipeline) -> list[Scanner]:
+    """Every whole-text pattern of the pipeline that checks a text for words first."""
+    extractor = pipeline.extractor
+    found = [p for *_, p in extractor.nonfigures.rules if isinstance(p, Scanner)]
+    found += extractor.status.sections
+    found += [p for *_, p in pipeline.prepare.furniture.rules]
+    found.append(pipeline.prepare.describer.org)
+    return found
+
+
+def test_every_match_of_a_scanned_pattern_holds_its_required_words(pipeline: Pipeline, texts: list[str]) -> None:
+    scanners = _scanners(pipeline)
+    assert sum(1 for s in scanners if s.needs) > 40
     checked = 0
-    for rule in rules.nonfigures.rules:
-        for body in rule.patterns if rule.kind == "regex" else ():
-            needs = required_words(body, regex.MULTILINE)
-            pattern = regex.compile(body, regex.MULTILINE)
-            for text in texts:
-                for m in pattern.finditer(text):
-                    checked += 1
-                    assert all(any(w in m.group() for w in words) for words in needs), (rule.id, m.group(), needs)
+    for scanner in scanners:
+        for text in texts:
+            for m in scanner.pattern.finditer(text):
+                checked += 1
+                assert all(any(w in m.group() for w in words) for words in scanner.needs), (m.group(), scanner.needs)
     assert checked > 1000
 
 
-def test_non_figure_spans_are_the_same_without_the_word_check(rules: RuleSet, texts: list[str]) -> None:
-    finder = NonFigureFinder(rules.nonfigures)
-    unchecked = NonFigureFinder(rules.nonfigures)
-    unchecked.rules = [(rule_id, reason, pattern, ()) for rule_id, reason, pattern, _ in unchecked.rules]
-    assert any(needs for *_, needs in finder.rules)
-    for text in texts:
-        assert _spans(finder, text) == _spans(unchecked, text)
-
-
-def _spans(finder: NonFigureFinder, text: str) -> list[tuple[int, int, str]]:
-    return [(s.start, s.end, s.rule_id) for s in finder.spans(text).spans]
+def test_a_scanner_finds_what_its_pattern_finds(pipeline: Pipeline, texts: list[str]) -> None:
+    skipped = 0
+    for scanner in _scanners(pipeline):
+        for text in texts:
+            skipped += not scanner.may_match(text)
+            assert [m.span() for m in scanner.finditer(text)] == [m.span() for m in scanner.pattern.finditer(text)]
+    assert skipped > 1000  # the check does spare scans

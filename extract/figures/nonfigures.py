@@ -9,13 +9,8 @@ from dataclasses import dataclass
 
 import regex
 
-from extract.patterns import Requirement, required_words
+from extract.patterns import Scanner
 from schemas.rules import NonFigures
-
-# A text is first checked for the words a pattern needs (at most this many sets of at most this
-# many words: looking for more costs more than the scans it saves).
-_CHECKED_REQUIREMENTS = 2
-_CHECKED_WORDS = 8
 
 
 # Not frozen, like Candidate: one is made per number.
@@ -31,26 +26,21 @@ class NonFigureFinder:
     """Marks every span of a text that a non-figure rule claims; a number inside one is rejected."""
 
     def __init__(self, rules: NonFigures) -> None:
-        self.rules: list[tuple[str, str, regex.Pattern[str] | re.Pattern[str], tuple[Requirement, ...]]] = []
+        self.rules: list[tuple[str, str, Scanner | re.Pattern[str]]] = []
         for rule in rules.rules:
             if rule.kind == "phrase":
                 # A plain alternation of words: the standard library's engine scans it ~4x faster.
                 words = "|".join(re.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))
-                self.rules.append((rule.id, rule.reason, re.compile(words), ()))
+                self.rules.append((rule.id, rule.reason, re.compile(words)))
                 continue
             # Each pattern on its own: one alternation of them all hides the first character
             # each needs, and the engine then tries every pattern at every position (3x slower).
-            for body in rule.patterns:
-                needs = [r for r in required_words(body, regex.MULTILINE) if len(r) <= _CHECKED_WORDS]
-                compiled = regex.compile(body, regex.MULTILINE)
-                self.rules.append((rule.id, rule.reason, compiled, tuple(needs[:_CHECKED_REQUIREMENTS])))
+            # Most need a word most texts lack (岁, 届, 以上): such a text is not scanned.
+            self.rules.extend((rule.id, rule.reason, Scanner(body, regex.MULTILINE)) for body in rule.patterns)
 
     def spans(self, text: str) -> SpanIndex:
         found = []
-        for rule_id, reason, pattern, needs in self.rules:
-            # most patterns need a word most texts lack (岁, 届, 以上): such a text is not scanned
-            if needs and not all(any(w in text for w in words) for words in needs):
-                continue
+        for rule_id, reason, pattern in self.rules:
             for hit in pattern.finditer(text):
                 if hit.end() > hit.start():
                     found.append(NonFigureSpan(hit.start(), hit.end(), rule_id, reason))

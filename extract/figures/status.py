@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import regex
 
-from extract.patterns import overlapping_phrases, phrases
+from extract.patterns import Scanner, overlapping_phrases, phrases
 from extract.text.bounds import back_to
 from schemas.rules import StatusRules
 
@@ -28,7 +28,7 @@ class StatusAssigner:
         self.prior = phrases(rules.prior_cues)
         self.change = phrases(rules.change_words)
         self.current = phrases(rules.current_cues) if rules.current_cues else None
-        self.sections = [regex.compile(p, regex.MULTILINE) for p in rules.plan_sections]
+        self.sections = [Scanner(p, regex.MULTILINE) for p in rules.plan_sections]
         self.heading = regex.compile(rules.section_heading, regex.MULTILINE)
         self.breaks = set(rules.clause_breaks)
         self.break_chars = "".join(sorted(self.breaks))

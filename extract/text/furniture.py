@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import regex
 
+from extract.patterns import Scanner
 from extract.text.normalise import MappedText
 from schemas.rules import Furniture
 
@@ -26,7 +27,8 @@ class FurnitureRemover:
     """Compiled furniture rules; ``remover(text)`` gives the blanked text and what was blanked."""
 
     def __init__(self, rules: Furniture) -> None:
-        self.rules = [(r.id, r.kind, regex.compile(r.pattern, regex.MULTILINE)) for r in rules.rules]
+        # most texts lack the words a rule needs (推荐阅读, 浏览): those are not scanned
+        self.rules = [(r.id, r.kind, Scanner(r.pattern, regex.MULTILINE)) for r in rules.rules]
         self.repeated_min = rules.repeated_line_min
         self.repeated_max_chars = rules.repeated_line_max_chars
 

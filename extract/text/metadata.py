@@ -8,6 +8,7 @@ from datetime import date
 import regex
 
 from extract.numbers import chinese_to_int
+from extract.patterns import Scanner
 from extract.segment import Segmenter
 from schemas.rules import DocumentRules
 
@@ -35,7 +36,7 @@ class Describer:
         self.segmenter = segmenter
         self.name_pos = tuple(rules.org_name_pos)
         self.level_words = {w for words in rules.org_levels.values() for w in words}
-        self.org = regex.compile(rules.organisation)
+        self.org = Scanner(rules.organisation)
         self.region = regex.compile(rules.region)
         self.years = [regex.compile(p, regex.MULTILINE) for p in rules.year]
         self.date = regex.compile(rules.date)
@@ -112,7 +113,7 @@ class Describer:
                 break
             tail.insert(0, word)
         name = "".join(tail)
-        return name if self.org.fullmatch(name) else None
+        return name if self.org.pattern.fullmatch(name) else None
 
     def _level(self, organisation: str | None) -> str | None:
         if not organisation:
