@@ -134,10 +134,18 @@ class Scanner:
     def __init__(self, pattern: str, flags: int = 0, checked: int = 2) -> None:
         self.pattern = regex.compile(pattern, flags)
         # at most ``checked`` sets of a few words: looking for more costs more than the scans saved
-        self.needs = tuple(r for r in required_words(pattern, flags) if len(r) <= _CHECKED_WORDS)[:checked]
+        needs = [r for r in required_words(pattern, flags) if len(r) <= _CHECKED_WORDS][:checked]
+        self.needs = tuple(tuple(sorted(words)) for words in needs)  # looked for in the same order every run
 
     def may_match(self, text: str) -> bool:
-        return all(any(w in text for w in words) for words in self.needs)
+        # loops, not all(any(…)): two generators a pattern a text cost more than the checks
+        for words in self.needs:
+            for word in words:
+                if word in text:
+                    break
+            else:
+                return False
+        return True
 
     def finditer(self, text: str, pos: int = 0) -> Iterator[regex.Match[str]]:
         return self.pattern.finditer(text, pos) if self.may_match(text) else iter(())
