@@ -10,6 +10,10 @@ of the shorthand classes (``\\d \\s \\w \\b`` and their negations) whose Unicode
 between the two (``regex`` follows a newer Unicode than the interpreter; ``\\s`` differs on
 U+001C-U+001F). Anything else, and every whole-document scan led by a character class (where
 ``regex``'s search for the first character is the faster one), stays with ``regex``.
+
+Whole-text scans are spared instead: ``required_words`` reads from a pattern the words every match
+contains (岁 for an age, 以上/以下 for a threshold), and a ``Scanner`` does not scan a text that
+lacks them. Most texts lack most of them, and a word is found in a text far faster than a pattern.
 """
 
 from __future__ import annotations
@@ -147,11 +151,8 @@ class Scanner:
                 return False
         return True
 
-    def finditer(self, text: str, pos: int = 0) -> Iterator[regex.Match[str]]:
-        return self.pattern.finditer(text, pos) if self.may_match(text) else iter(())
-
-    def search(self, text: str, pos: int = 0) -> regex.Match[str] | None:
-        return self.pattern.search(text, pos) if self.may_match(text) else None
+    def finditer(self, text: str) -> Iterator[regex.Match[str]]:
+        return self.pattern.finditer(text) if self.may_match(text) else iter(())
 
 
 class _Reader:
