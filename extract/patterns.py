@@ -54,9 +54,14 @@ def compile_short(pattern: str, flags: int = 0) -> Pattern:
 
 def same_in_re(pattern: str, flags: int = 0) -> bool:
     """Whether ``re`` reads ``pattern`` (under ``flags``) exactly as ``regex`` does."""
-    if flags & ~_SHARED_FLAGS:
-        return False
     if any(m.group(1) in _UNICODE_SHORTHANDS for m in _ESCAPE.finditer(pattern)):
+        return False
+    return _same_syntax(pattern, flags)
+
+
+def _same_syntax(pattern: str, flags: int) -> bool:
+    """Whether ``re`` parses ``pattern`` into the tree ``regex`` does, its shorthand classes aside."""
+    if flags & ~_SHARED_FLAGS:
         return False
     if _INLINE_FLAGS.search(_ESCAPE.sub("e", pattern)):
         return False
@@ -95,7 +100,10 @@ def _longest_first(alternatives: Iterable[str]) -> list[str]:
 Requirement = frozenset[str]
 _MAX_WORDS = 16  # more alternatives than this cost more to look for than the scan they could save
 _MAX_CHARS = 32  # the largest character class taken as alternatives
-_CHECKED_WORDS = 8  # the most words of a requirement a Scanner looks for
+# A Scanner looks for at most this many requirements of at most this many words: looking for
+# more costs more than the scans it could save.
+_CHECKED_REQUIREMENTS = 2
+_CHECKED_WORDS = 8
 # An escape, with regex's Unicode property classes told apart (\p{Han}, \P{…}).
 _CLASS_ESCAPE = re.compile(r"\\(?:([pP])\{[^}]*\}|.)", re.DOTALL)
 
@@ -105,9 +113,9 @@ def required_words(pattern: str, flags: int = 0) -> tuple[Requirement, ...]:
     missing from a text first; () when unknown.
 
     A text lacking every word of one set has no match, and need not be scanned. Read with the
-    standard library's parser, so only for patterns it reads as ``regex`` does (``same_in_re``);
-    a Unicode class (``\\d``, ``\\s``, ``\\p{Han}``) is read as an unknown character, which
-    requires nothing. Anything else gets ().
+    standard library's parser, so only for patterns it parses as ``regex`` does; a Unicode class
+    (``\\d``, ``\\s``, ``\\p{Han}``) is read as an unknown character, which requires nothing.
+    Anything else gets ().
 
     >>> required_words(r"\\d+\\s*周?岁")
     (frozenset({'岁'}),)
@@ -118,8 +126,7 @@ def required_words(pattern: str, flags: int = 0) -> tuple[Requirement, ...]:
     """
     # \p{…} read as \d: a class the reader takes as unknown, in a set or out of one
     readable = _CLASS_ESCAPE.sub(lambda m: r"\d" if m.group(1) else m.group(0), pattern)
-    shorthand_free = _ESCAPE.sub(lambda m: "." if m.group(1) in _UNICODE_SHORTHANDS else m.group(0), readable)
-    if not same_in_re(shorthand_free, flags):
+    if not _same_syntax(readable, flags):
         return ()
     try:
         from re import _constants, _parser  # the standard library's own parser: no public API
@@ -135,10 +142,9 @@ class Scanner:
 
     __slots__ = ("needs", "pattern")
 
-    def __init__(self, pattern: str, flags: int = 0, checked: int = 2) -> None:
+    def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = regex.compile(pattern, flags)
-        # at most ``checked`` sets of a few words: looking for more costs more than the scans saved
-        needs = [r for r in required_words(pattern, flags) if len(r) <= _CHECKED_WORDS][:checked]
+        needs = [r for r in required_words(pattern, flags) if len(r) <= _CHECKED_WORDS][:_CHECKED_REQUIREMENTS]
         self.needs = tuple(tuple(sorted(words)) for words in needs)  # looked for in the same order every run
 
     def may_match(self, text: str) -> bool:

@@ -86,7 +86,7 @@ class RuleExtractor:
         self.scope = phrases(q.scope_words)
         self.shared_value = words(q.shared_value_words)
         self.respectively = words(q.respectively_words)
-        self.placeholder = compile_short("|".join(f"(?:{p})" for p in rules.units.placeholders))
+        self.placeholder = self.finder.placeholder
         self.refinements = [(r.id, r.from_metric, r.to_metric, phrases(r.cues)) for r in rules.refinements]
         self.narrowing = {(r.from_metric, r.to_metric) for r in rules.refinements}
 

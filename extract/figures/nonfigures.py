@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from dataclasses import dataclass
 
 import regex
 
-from extract.patterns import Scanner
+from extract.patterns import Pattern, Scanner, phrases
 from schemas.rules import NonFigures
 
 
@@ -26,12 +25,11 @@ class NonFigureFinder:
     """Marks every span of a text that a non-figure rule claims; a number inside one is rejected."""
 
     def __init__(self, rules: NonFigures) -> None:
-        self.rules: list[tuple[str, str, Scanner | re.Pattern[str]]] = []
+        self.rules: list[tuple[str, str, Scanner | Pattern]] = []
         for rule in rules.rules:
             if rule.kind == "phrase":
                 # A plain alternation of words: the standard library's engine scans it ~4x faster.
-                words = "|".join(re.escape(p) for p in sorted(rule.patterns, key=len, reverse=True))
-                self.rules.append((rule.id, rule.reason, re.compile(words)))
+                self.rules.append((rule.id, rule.reason, phrases(rule.patterns)))
                 continue
             # Each pattern on its own: one alternation of them all hides the first character
             # each needs, and the engine then tries every pattern at every position (3x slower).
