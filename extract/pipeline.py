@@ -195,7 +195,7 @@ def process_many(
     for item in items:
         staged = item if isinstance(item, ErrorRow) else _guarded(item, pipeline.start, seconds)
         out.append(staged if isinstance(staged, ErrorRow) else [])
-        if isinstance(item, ErrorRow) or isinstance(staged, ErrorRow):
+        if isinstance(staged, ErrorRow):  # an input that was one already, or failed its own stage
             continue
         waiting.append((len(out) - 1, item, staged))
         held += len(item.text)
@@ -219,14 +219,10 @@ def _finish_waiting(
     except Exception:
         log.warning("the batched stage failed on %d inputs: running it input by input", len(waiting), exc_info=True)
         for at, raw, staged in waiting:
-            out[at] = _guarded(raw, _finisher(pipeline, staged), seconds)
+            out[at] = _guarded(raw, lambda _, staged=staged: pipeline.finish(staged), seconds)
         return
     for at, _, staged in waiting:
         out[at] = [next(finished) for _ in staged]
-
-
-def _finisher(pipeline: Pipeline, staged: list[Staged]) -> Callable[[RawDocument], list[DocumentResult]]:
-    return lambda raw: pipeline.finish(staged)
 
 
 def _guarded(raw: RawDocument, stage: Callable[[RawDocument], T], seconds: float | None) -> T | ErrorRow:

@@ -158,8 +158,7 @@ class _Input:
 
 def process_input(task: Task, pipeline: Pipeline, limits: Limits) -> tuple[dict[str, Any], dict[str, list]]:
     """Read one input by path, hash what was read, extract; never raises for a bad input."""
-    row, rows = _finish_inputs([_read_input(task, limits)], pipeline, limits)[0]
-    return row, rows
+    return _finish_inputs([_read_input(task, limits)], pipeline, limits)[0]
 
 
 def _read_input(task: Task, limits: Limits) -> _Input:

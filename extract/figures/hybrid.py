@@ -244,15 +244,15 @@ class ModelExtractor:
         status = self.model.predict([o.context for o in for_status], "status") if for_status else []
         by_metric = {id(o): p for o, p in zip(for_metric, metric, strict=True)}
         by_status = {id(o): p for o, p in zip(for_status, status, strict=True)}
-        cues = [
-            {(d.start, d.end): d.status_cue for d in extraction.decisions if d.kept} if for_status else {}
-            for _, extraction, _, _, _ in items
-        ]
+        # the rules' status cues, of the documents with a figure open for its status
+        cues = {
+            k: {(d.start, d.end): d.status_cue for d in items[k][1].decisions if d.kept}
+            for k in {o.item for o in for_status}
+        }
         out: list[list[Answer]] = [[] for _ in items]
         for o in opened:
-            out[o.item].append(
-                Answer(o.figure, o.span, by_metric.get(id(o)), by_status.get(id(o)), cues[o.item].get(o.span))
-            )
+            cue = cues[o.item].get(o.span) if o.item in cues else None
+            out[o.item].append(Answer(o.figure, o.span, by_metric.get(id(o)), by_status.get(id(o)), cue))
         return out
 
     def _replace(self, fig: Figure, update: dict[str, object]) -> Figure:
