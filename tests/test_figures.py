@@ -305,3 +305,30 @@ def test_a_figure_record_refuses_a_value_that_is_not_finite(run, bad: str) -> No
     for field in ("value", "value_max"):
         with pytest.raises(ValidationError, match="finite"):
             Figure.model_validate({**good.model_dump(), field: Decimal(bad)})
+
+
+def test_a_figure_failing_validation_is_rejected_and_no_parent_of_the_next() -> None:
+    """A refinement to a metric of another unit class (a rules author's slip) gives a figure the
+    taxonomy refuses: it goes to the rejected rows with its reason, and the 其中 count after it
+    does not take its metric (the extractor validates a document's figures together, so it must
+    decide again, one figure at a time, once one fails)."""
+    from dataclasses import replace
+
+    from extract.pipeline import Pipeline, raw_from_text
+    from extract.rules import load_rules
+    from schemas.rules import Refinement
+
+    rules = load_rules()
+    slip = Refinement(id="slip", from_metric="org.members_new", to_metric="aid.amount", cues=["测算"])
+    pipe = Pipeline(rules=replace(rules, refinements=(*rules.refinements, slip)))
+    [doc] = pipe.prepare(raw_from_text("全年测算新发展会员300人，其中农民工120人。发放慰问金20万元。"))
+    extraction = pipe.extractor(doc)
+    [rejected] = extraction.rejected
+    assert rejected.surface == "300人" and "does not fit metric aid.amount" in rejected.errors
+    assert rejected.candidate["metric"] == "aid.amount"
+    assert [(f.surface, f.metric, f.extractor) for f in extraction.figures] == [
+        ("120人", "org.members_new", "rules:org-members-new"),
+        ("20万元", "aid.amount", "rules:aid-amount"),
+    ]
+    assert [(d.surface, d.kept) for d in extraction.decisions] == [("300人", False), ("120人", True), ("20万元", True)]
+    assert extraction.decisions[0].reason.startswith("failed validation")
