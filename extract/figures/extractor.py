@@ -48,12 +48,13 @@ class Decision:
 
 @dataclass(slots=True)
 class _Place:
-    """A number past the non-figure checks: its sentence, and the metric rules that claim it
+    """A number past the non-figure checks: its sentence, status, and the metric rules that claim it
     (``chosen``: the statistics it is a figure of, None for no rule)."""
 
     cand: Candidate
     sent_start: int
     sent_end: int
+    status: StatusDecision
     table: tuple[str, str, int, int] | None
     matches: list[MetricMatch]
     chosen: list[MetricMatch | None]
@@ -113,15 +114,19 @@ class RuleExtractor:
         # One kind of work at a time over all of a document's numbers (place and score them, then
         # decide, then validate): interleaved, each step's code and data left the CPU's caches
         # between numbers, and validating a figure took twice as long (bench/RESULTS.md).
-        steps = [self._place(text, cand, blocked, spans) for cand in candidates]
-        return self._decide(doc, steps, sections, default_status, one_by_one=False) or self._decide(
-            doc, steps, sections, default_status, one_by_one=True
-        )
+        steps = [self._place(text, cand, blocked, spans, sections, default_status) for cand in candidates]
+        return self._decide(doc, steps, one_by_one=False) or self._decide(doc, steps, one_by_one=True)
 
     def _place(
-        self, text: str, cand: Candidate, blocked: SpanIndex, spans: tuple[tuple[int, int], ...]
+        self,
+        text: str,
+        cand: Candidate,
+        blocked: SpanIndex,
+        spans: tuple[tuple[int, int], ...],
+        sections: list[tuple[int, int, str]],
+        default_status: str,
     ) -> Decision | _Place:
-        """Why ``cand`` is no figure, or its sentence and the metric rules that claim it."""
+        """Why ``cand`` is no figure, or its sentence, status and the metric rules that claim it."""
         span = blocked.at(cand.num_start)
         reason = None
         if cand.time:
@@ -134,21 +139,20 @@ class RuleExtractor:
             return Decision(text[cand.start : cand.end], cand.start, cand.end, False, reason)
         sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
         sent_end = forward_to(text, cand.end, SENTENCE_BREAKS)
+        status = self.status(text, cand.start, cand.end, sections, default_status)
         table = _table_context(text, cand)
         if table is not None:
-            return _Place(cand, sent_start, sent_end, table, [], [])
+            return _Place(cand, sent_start, sent_end, status, table, [], [])
         matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, spans)
         chosen = self._respectively(text, cand, sent_start, spans) or (
             self._shared(matches, text, cand) if matches else []
         )
-        return _Place(cand, sent_start, sent_end, table, matches, chosen or [matches[0] if matches else None])
+        return _Place(cand, sent_start, sent_end, status, table, matches, chosen or [matches[0] if matches else None])
 
     def _decide(
         self,
         doc: PreparedDocument,
         steps: list[Decision | _Place],
-        sections: list[tuple[int, int, str]],
-        default_status: str,
         one_by_one: bool,
     ) -> Extraction | None:
         """The figures of the numbers placed. A 其中 sub-count looks at the last figure of its
@@ -161,7 +165,7 @@ class RuleExtractor:
             if isinstance(step, Decision):
                 out.decisions.append(step)
                 continue
-            for fields, decision in self._figures(doc, step, sections, default_status, previous.get(step.sent_start)):
+            for fields, decision in self._figures(doc, step, previous.get(step.sent_start)):
                 out.decisions.append(decision)
                 if one_by_one:
                     record = self._validate(doc, fields, decision)
@@ -195,15 +199,13 @@ class RuleExtractor:
         self,
         doc: PreparedDocument,
         place: _Place,
-        sections: list[tuple[int, int, str]],
-        default_status: str,
         parent: tuple[str, str] | None,
     ) -> list[tuple[dict[str, Any], Decision]]:
         text = doc.text.text
         cand, sent_start, matches = place.cand, place.sent_start, place.matches
         if place.table is not None:
-            return self._table_figures(doc, cand, place.table, sections, default_status)
-        status = self.status(text, cand.start, cand.end, sections, default_status)
+            return self._table_figures(doc, cand, place.table, place.status)
+        status = place.status
         results = []
         clause_start = back_to(text, cand.start, _CLAUSE_NOT_LIST)
         for match in place.chosen:
@@ -238,8 +240,7 @@ class RuleExtractor:
         doc: PreparedDocument,
         cand: Candidate,
         table: tuple[str, str, int, int],
-        sections: list[tuple[int, int, str]],
-        default_status: str,
+        status: StatusDecision,
     ) -> list[tuple[dict[str, Any], Decision]]:
         """A number in a table cell: its column header and row label stand in for the sentence."""
         header, row_label, line_start, line_end = table
@@ -255,7 +256,6 @@ class RuleExtractor:
         synthetic = context + text[cand.start : cand.end]
         matches = self.metrics.matches(shifted, synthetic, 0, len(synthetic), self.unit_classes)
         match = matches[0] if matches else None
-        status = self.status(text, cand.start, cand.end, sections, default_status)
         metric = match.metric if match else "other"
         extractor = f"rules:{match.rule_id}+table-header" if match else "rules:fallback"
         return [
