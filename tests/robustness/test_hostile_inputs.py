@@ -534,22 +534,41 @@ def test_limits_hold_for_zip_members_too(tmp_path: Path) -> None:
     assert f"{archive}/members.zip!/ok.txt" in set(tables["documents"]["source_path"])
 
 
+@pytest.mark.parametrize(("slow_documents", "slow_first"), [(0.0, 60.0), (60.0, 0.0), (0.3, 0.3)])
 def test_a_document_that_takes_too_long_is_given_up(
-    tmp_path: Path, clean_figures: pd.DataFrame, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    clean_figures: pd.DataFrame,
+    pipeline: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    slow_documents: float,
+    slow_first: float,
 ) -> None:
     """Whatever makes a stage slow on some text, one document cannot hold a worker for ever: past
-    ``Limits.max_document_seconds`` it is an errors row (stage ``extract``) and the run goes on."""
+    ``Limits.max_document_seconds`` it is an errors row (stage ``extract``) and the run goes on.
+    The limit covers preparing the document and extracting from it together (run one after the
+    other for a batch of inputs): 0.3 s in each is over a limit of 0.5 s."""
     archive = tmp_path / "archive"
     copy_good(archive / "good")
     (archive / "stuck.txt").write_bytes(SAMPLE.read_bytes())
-    start = pipeline.start  # the stages that run one document at a time
+    documents, first = pipeline.documents, pipeline.first  # the stages that run one input at a time
 
-    def stuck_on_one(raw: Any) -> Any:
-        while raw.source_path.endswith("stuck.txt"):  # stands for any superlinear stage
-            time.sleep(0.01)
-        return start(raw)
+    def slow(seconds: float, path: str) -> None:  # stands for any superlinear stage
+        if path.endswith("stuck.txt"):
+            until = time.perf_counter() + seconds
+            while time.perf_counter() < until:
+                time.sleep(0.01)
 
-    monkeypatch.setattr(pipeline, "start", stuck_on_one)
+    def slow_to_prepare(raw: Any) -> Any:
+        slow(slow_documents, raw.source_path)
+        return documents(raw)
+
+    def slow_to_extract(docs: Any) -> Any:
+        for doc in docs:
+            slow(slow_first, doc.meta.source_path)
+        return first(docs)
+
+    monkeypatch.setattr(pipeline, "documents", slow_to_prepare)
+    monkeypatch.setattr(pipeline, "first", slow_to_extract)
     started = time.perf_counter()
     stats = run(
         [archive], tmp_path / "out", RunOptions(workers=1, audit=False, limits=Limits(max_document_seconds=0.5))
