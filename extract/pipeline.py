@@ -70,7 +70,7 @@ class Pipeline:
         return self.first(self.documents(raw))
 
     def documents(self, raw: RawDocument) -> list[PreparedDocument]:
-        return list(self.prepare(raw))
+        return self.prepare(raw)
 
     def first(self, docs: Sequence[PreparedDocument]) -> list[Staged]:
         """What the extractor's per-document stage finds in each of ``docs``."""
