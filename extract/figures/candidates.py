@@ -89,12 +89,9 @@ class CandidateFinder:
         self.chinese = compile_short(CHINESE_NUMERAL)
 
     def __call__(self, text: str) -> list[Candidate]:
-        found = []
-        for hit in self.pattern.finditer(text):
-            cand = self._read(hit)
-            if cand is not None:
-                found.append(cand)
-        return found
+        # every match first, then each read: the engine's scan and the reading each run in one go
+        hits = list(self.pattern.finditer(text))
+        return [cand for cand in map(self._read, hits) if cand is not None]
 
     def _read(self, hit: regex.Match[str]) -> Candidate | None:
         # groups() by position: a group by name costs 2.5x the whole tuple in ``regex``
