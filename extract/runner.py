@@ -564,9 +564,12 @@ class Runner:
             engine: Engine | None = None
             try:
                 engine = make_engine(opts)
-                for result in engine.map(self._plan()):
-                    self._collect(result)
-                    self._maybe_commit()
+                with _ctrl_c_as_flag() as ctrl_c:
+                    for result in engine.map(self._plan()):
+                        self._collect(result)
+                        self._maybe_commit()
+                        if ctrl_c:
+                            raise KeyboardInterrupt
             except KeyboardInterrupt:
                 # keep every finished input: what has come back, and what the workers are finishing
                 log.warning("interrupted; keeping what has finished")
@@ -729,6 +732,25 @@ class Runner:
             log.debug("committed %d inputs", len(self.batch))
             # cleared only once committed: a failed commit is rolled back and retried
             self.batch = _Batch()
+
+
+@contextlib.contextmanager
+def _ctrl_c_as_flag() -> Iterator[list[int]]:
+    """Turn a Ctrl-C during the block into a flag the caller checks between results.
+
+    Raised at whatever line the main thread is on, a KeyboardInterrupt can leave a lock of the
+    process pool held (inside its ``queue.Queue``), and the pool's shutdown then waits for ever.
+    A no-op off the main thread, where no signal handler can be set.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
