@@ -195,8 +195,8 @@ def process_many(
     :data:`BATCH_CHARS` of their text.
 
     The inputs of a batch are all prepared, then all go through the extractor's per-document
-    stage: one kind of work at a time keeps its code and data in the CPU's caches (3-7 % faster
-    than each input through both in turn). Each input's own stages run under its time limit,
+    stage: one kind of work at a time keeps its code and data in the CPU's caches (3-7 % in process
+    on bench batches; within the noise of the whole command). Each input's own stages run under its time limit,
     together. Should the batched stage fail, it runs again input by input, so that only the input
     that makes it fail becomes an ErrorRow.
     """

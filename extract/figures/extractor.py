@@ -113,7 +113,7 @@ class RuleExtractor:
         spans = tuple((c.start, c.end) for c in candidates)
         # One kind of work at a time over all of a document's numbers (place and score them, then
         # decide, then validate): interleaved, each step's code and data left the CPU's caches
-        # between numbers, and validating a figure took twice as long (bench/RESULTS.md).
+        # between numbers, and validating a figure took twice as long (README, Performance).
         steps = [self._place(text, cand, blocked, spans, sections, default_status) for cand in candidates]
         return self._decide(doc, steps, one_by_one=False) or self._decide(doc, steps, one_by_one=True)
 
