@@ -761,15 +761,8 @@ def _ctrl_c_after() -> Iterator[None]:
     fail the run instead of stopping it cleanly; a commit is short and atomic, so let it finish.
     A no-op off the main thread, where no signal handler can be set.
     """
-    if threading.current_thread() is not threading.main_thread():
+    with _ctrl_c_as_flag() as caught:
         yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
 

@@ -147,7 +147,7 @@ class RuleExtractor:
         chosen = self._respectively(text, cand, sent_start, spans) or (
             self._shared(matches, text, cand) if matches else []
         )
-        return _Place(cand, sent_start, sent_end, status, table, matches, chosen or [matches[0] if matches else None])
+        return _Place(cand, sent_start, sent_end, status, None, matches, chosen or [matches[0] if matches else None])
 
     def _decide(
         self,
@@ -160,24 +160,21 @@ class RuleExtractor:
         end (``one_by_one=False``), any failure gives None, and the caller decides one by one."""
         out = Extraction([], [], [])
         previous: dict[int, tuple[str, str]] = {}  # the (metric, unit) of the last figure kept in each sentence
-        drafts: list[tuple[dict[str, Any], Decision]] = []
+        drafts: list[tuple[dict[str, Any], Decision, Figure | None]] = []  # with the figure, if validated
         for step in steps:
             if isinstance(step, Decision):
                 out.decisions.append(step)
                 continue
             for fields, decision in self._figures(doc, step, previous.get(step.sent_start)):
                 out.decisions.append(decision)
-                if one_by_one:
-                    record = self._validate(doc, fields, decision)
-                    if isinstance(record, Rejected):
-                        out.rejected.append(record)
-                        continue
-                    out.figures.append(record)
-                else:
-                    drafts.append((fields, decision))
+                record = self._validate(doc, fields, decision) if one_by_one else None
+                if isinstance(record, Rejected):
+                    out.rejected.append(record)
+                    continue
+                drafts.append((fields, decision, record))
                 previous[step.sent_start] = (fields["metric"], fields["unit"])
-        for fields, decision in drafts:
-            record = self._validate(doc, fields, decision)
+        for fields, decision, figure in drafts:
+            record = figure or self._validate(doc, fields, decision)
             if isinstance(record, Rejected):
                 return None
             out.figures.append(record)
