@@ -129,7 +129,8 @@ def required_words(pattern: str, flags: int = 0) -> tuple[Requirement, ...]:
     if not _same_syntax(readable, flags):
         return ()
     try:
-        from re import _constants, _parser  # the standard library's own parser: no public API
+        # the standard library's own parser: no public API
+        from re import _constants, _parser  # type: ignore[attr-defined]
 
         parsed = _parser.parse(readable, flags)
         return tuple(sorted(set(_Reader(_constants).sequence(list(parsed))), key=_missing_first))

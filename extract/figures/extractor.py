@@ -57,7 +57,7 @@ class _Place:
     status: StatusDecision
     table: tuple[str, str, int, int] | None
     matches: list[MetricMatch]
-    chosen: list[MetricMatch | None]
+    chosen: Sequence[MetricMatch | None]
 
 
 @dataclass
@@ -115,7 +115,9 @@ class RuleExtractor:
         # decide, then validate): interleaved, each step's code and data left the CPU's caches
         # between numbers, and validating a figure took twice as long (README, Performance).
         steps = [self._place(text, cand, blocked, spans, sections, default_status) for cand in candidates]
-        return self._decide(doc, steps, one_by_one=False) or self._decide(doc, steps, one_by_one=True)
+        out = self._decide(doc, steps, one_by_one=False) or self._decide(doc, steps, one_by_one=True)
+        assert out is not None  # decided one by one, no figure is left for the end to reject
+        return out
 
     def _place(
         self,
@@ -143,7 +145,7 @@ class RuleExtractor:
         table = _table_context(text, cand)
         if table is not None:
             return _Place(cand, sent_start, sent_end, status, table, [], [])
-        matches = self.metrics.matches(cand, text, sent_start, sent_end, self.unit_classes, spans)
+        matches = self.metrics.matches(cand, text, sent_start, sent_end, spans)
         chosen = self._respectively(text, cand, sent_start, spans) or (
             self._shared(matches, text, cand) if matches else []
         )
@@ -180,7 +182,8 @@ class RuleExtractor:
             out.figures.append(record)
         return out
 
-    first = __call__
+    def first(self, doc: PreparedDocument) -> Extraction:
+        return self(doc)
 
     def rest(self, staged: Sequence[tuple[PreparedDocument, Extraction]]) -> list[Extraction]:
         return [extraction for _, extraction in staged]  # the rules decide everything in ``first``
@@ -251,7 +254,7 @@ class RuleExtractor:
             num_end=len(context) + cand.num_end - cand.num_start,
         )
         synthetic = context + text[cand.start : cand.end]
-        matches = self.metrics.matches(shifted, synthetic, 0, len(synthetic), self.unit_classes)
+        matches = self.metrics.matches(shifted, synthetic, 0, len(synthetic))
         match = matches[0] if matches else None
         metric = match.metric if match else "other"
         extractor = f"rules:{match.rule_id}+table-header" if match else "rules:fallback"
@@ -368,8 +371,8 @@ class RuleExtractor:
         """A和B分别为X、Y: the k-th number after 分别 takes the k-th statistic named before it."""
         if self.respectively.search(text, sent_start, cand.start) is None:  # the common case, told cheaply
             return []
-        hit = list(self.respectively.finditer(text[sent_start : cand.start]))[-1]
-        word_start, word_end = sent_start + hit.start(), sent_start + hit.end()
+        last_start, last_end = [hit.span() for hit in self.respectively.finditer(text[sent_start : cand.start])][-1]
+        word_start, word_end = sent_start + last_start, sent_start + last_end
         k = bisect.bisect_left(spans, (cand.start,)) - bisect.bisect_left(spans, (word_end,))
         clause_start = back_to(text, word_start, SENTENCE_BREAKS + ";；")
         named = self.metrics.cues_in(cand, text, clause_start, word_start)

@@ -88,7 +88,6 @@ class MetricAssigner:
         text: str,
         sent_start: int,
         sent_end: int,
-        unit_classes: dict[str, tuple[str, ...]],
         spans: tuple[tuple[int, int], ...] = (),
     ) -> list[MetricMatch]:
         """Every rule that claims ``cand``, best first.
