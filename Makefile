@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint rules wheel-check clean bench model
 
-$(STAMP): pyproject.toml
+# The modules compiled at install (pyproject.toml's mypyc hook): an edit to one needs a reinstall,
+# else the compiled copy of the old code keeps running.
+COMPILED := $(shell sed -n '/hooks.mypyc]/,/^]/s/^ *"\([^"]*\.py\)",*$$/\1/p' pyproject.toml)
+
+$(STAMP): pyproject.toml $(COMPILED)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -67,3 +71,4 @@ report-screenshot: $(STAMP) browser
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache .ruff_cache
+	find extract -name '*.so' -delete; rm -f *__mypyc*.so

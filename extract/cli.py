@@ -59,6 +59,10 @@ def cli(verbose: int) -> None:
     """zongjie (总结): reported figures from Chinese union summaries, as traceable tables."""
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from extract.compiled import stale_modules
+
+    for source in stale_modules():
+        logging.getLogger("zongjie").warning("%s changed after it was compiled: its old code runs until `make`", source)
 
 
 @cli.command()
