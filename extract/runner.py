@@ -16,7 +16,9 @@ audit hook and exports the whole store.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import hashlib
 import importlib
 import importlib.util
@@ -237,6 +239,30 @@ def _new_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
     return Pipeline(**pipeline_args)
 
 
+# CPython collects its young generation every 700 new container objects: 2,300 times over a 10 MB
+# shard (0.6 s), for little garbage (extraction makes many short-lived objects, few cycles).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def _tune_gc() -> tuple[int, int, int]:
+    """Garbage collection for extracting, once the pipeline is built; returns the thresholds it
+    replaced (10 MB shard, one worker: 1.9 s of 26 s in collections before, 0.15 s after).
+
+    What exists now (the pipeline, the model, the modules) is taken out of the collector's view:
+    each full collection walked it all again, for nothing. Young collections are rarer.
+    """
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *previous[1:])
+    return previous
+
+
+def _untune_gc(previous: tuple[int, int, int]) -> None:
+    gc.unfreeze()  # else never freed: at exit DuckDB's bindings report what was not
+    gc.set_threshold(*previous)
+
+
 def _add_document(rows: dict[str, list], result: DocumentResult, input_path: str) -> None:
     sha = result.document.sha256
     rows["documents"].append({**result.document.model_dump(), "input_path": input_path})
@@ -292,6 +318,7 @@ def _init_worker(limits: Limits, pipeline_args: dict[str, Any]) -> None:
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     _WORKER["pipeline"] = _new_pipeline(pipeline_args)
     _WORKER["limits"] = limits
+    atexit.register(_untune_gc, _tune_gc())
 
 
 def _exit_with_parent() -> None:
@@ -351,18 +378,22 @@ class SerialEngine:
         self.pipeline: Pipeline | None = None
         self.pipeline_args = pipeline_args
         self.limits = limits
+        self.gc_thresholds: tuple[int, int, int] | None = None  # while collection is tuned for the run
 
     def map(self, chunks: Iterable[list[Task]]) -> Iterator[ChunkResult]:
         for chunk in chunks:
             if self.pipeline is None:  # built at the first new input: a rerun with nothing new is fast
                 self.pipeline = _new_pipeline(self.pipeline_args)
+                self.gc_thresholds = _tune_gc()
             yield process_chunk(chunk, self.pipeline, self.limits)
 
     def drain(self) -> list[ChunkResult]:
         return []
 
     def close(self) -> None:
-        pass
+        if self.gc_thresholds is not None:
+            _untune_gc(self.gc_thresholds)
+            self.gc_thresholds = None
 
 
 class ProcessEngine:

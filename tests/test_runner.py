@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.machinery
 import os
 import re
@@ -11,10 +12,12 @@ import sys
 import types
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from extract import runner
 from extract.audit import AUDIT_TABLES
 from extract.audit import run_audit as whole_store_audit
 from extract.runner import RunOptions, RunStats, run, run_audit_hook
@@ -150,6 +153,24 @@ def test_two_workers_give_the_same_tables_as_one(archive: Path, tmp_path: Path, 
     stats = run([archive], out, RunOptions(workers=2, chunk_files=2, batch_inputs=3))
     assert stats.status == "done" and stats.processed == 8
     assert_same(clean, tables(out))
+
+
+def test_a_run_leaves_garbage_collection_as_it_found_it(archive: Path, tmp_path: Path) -> None:
+    """The serial engine tunes the collector for its run only: a process using zongjie as a library
+    keeps its own settings, and nothing stays frozen."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    seen = []
+    extract_chunk = runner.process_chunk
+
+    def process_chunk(*args: Any, **kwargs: Any) -> runner.ChunkResult:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return extract_chunk(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "process_chunk", process_chunk)
+        run([archive], tmp_path / "out", RunOptions(workers=1, audit=False, export=()))
+    assert seen and set(seen) == {(runner.GC_YOUNG_THRESHOLD, True)}
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 def test_interrupt_keeps_what_finished_and_the_next_run_completes(
