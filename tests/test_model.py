@@ -280,14 +280,14 @@ def test_a_failing_batch_is_retried_input_by_input(hybrid_pipe: Pipeline, monkey
 
     raws = _corpus_raws()[:6]
     bad = raws[3].source_path
-    decide_many = hybrid_pipe.extractor.decide_many
+    finish = hybrid_pipe.finish
 
     def fails_on_one(staged):  # stands for any failure of the model's stage on some text
         if any(doc.meta.source_path == bad for doc, _ in staged):
             raise RuntimeError("cannot classify")
-        return decide_many(staged)
+        return finish(staged)
 
-    monkeypatch.setattr(hybrid_pipe.extractor, "decide_many", fails_on_one)
+    monkeypatch.setattr(hybrid_pipe, "finish", fails_on_one)
     out = extract.pipeline.process_many(raws, hybrid_pipe)
     assert [type(o).__name__ for o in out] == ["list", "list", "list", "ErrorRow", "list", "list"]
     assert out[3].reason == "RuntimeError: cannot classify" and out[3].stage == "extract"
