@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -26,9 +27,14 @@ print(json.dumps({"metric": metric.__file__, "root": str(r.rules_root()), "rules
 
 
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
-    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    wheels, target, src = tmp_path / "wheels", tmp_path / "site", tmp_path / "src"
+    # built from a copy: the mypyc hook compiles in place, and moves pyproject.toml aside meanwhile
+    for name in ("extract", "schemas", "rules"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(src)], check=True, capture_output=True)
     (wheel,) = wheels.glob("zongjie-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
