@@ -15,11 +15,11 @@ PACKAGE = Path(__file__).resolve().parent
 def compiled_modules(package: Path = PACKAGE) -> dict[Path, Path]:
     """Each compiled module of ``package``: its source → the extension built from it."""
     found = {}
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for built in package.rglob(f"*{suffix}"):
-            source = built.with_name(built.name[: -len(suffix)] + ".py")
-            if source.is_file():
-                found[source] = built
+    for built in package.rglob("*"):  # one walk: the suffixes (.cpython-311-….so, .abi3.so, .so) overlap
+        suffix = next((s for s in importlib.machinery.EXTENSION_SUFFIXES if built.name.endswith(s)), None)
+        source = built.with_name(built.name[: -len(suffix)] + ".py") if suffix else None
+        if source is not None and source.is_file():
+            found[source] = built
     return found
 
 

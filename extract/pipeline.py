@@ -67,10 +67,7 @@ class Pipeline:
 
     def start(self, raw: RawDocument) -> list[Staged]:
         """``raw``'s documents, prepared, with what the extractor's per-document stage found."""
-        return self.first(self.documents(raw))
-
-    def documents(self, raw: RawDocument) -> list[PreparedDocument]:
-        return self.prepare(raw)
+        return self.first(self.prepare(raw))
 
     def first(self, docs: Sequence[PreparedDocument]) -> list[Staged]:
         """What the extractor's per-document stage finds in each of ``docs``."""
@@ -206,7 +203,7 @@ def process_many(
         prepared = []
         for item in batch:
             started = time.perf_counter()
-            docs = item if isinstance(item, ErrorRow) else _guarded(item, pipeline.documents, seconds)
+            docs = item if isinstance(item, ErrorRow) else _guarded(item, pipeline.prepare, seconds)
             prepared.append((docs, time.perf_counter() - started))
         for item, (docs, spent) in zip(batch, prepared, strict=True):
             staged = (

@@ -550,7 +550,7 @@ def test_a_document_that_takes_too_long_is_given_up(
     archive = tmp_path / "archive"
     copy_good(archive / "good")
     (archive / "stuck.txt").write_bytes(SAMPLE.read_bytes())
-    documents, first = pipeline.documents, pipeline.first  # the stages that run one input at a time
+    prepare, first = pipeline.prepare, pipeline.first  # the stages that run one input at a time
 
     def slow(seconds: float, path: str) -> None:  # stands for any superlinear stage
         if path.endswith("stuck.txt"):
@@ -560,14 +560,14 @@ def test_a_document_that_takes_too_long_is_given_up(
 
     def slow_to_prepare(raw: Any) -> Any:
         slow(slow_documents, raw.source_path)
-        return documents(raw)
+        return prepare(raw)
 
     def slow_to_extract(docs: Any) -> Any:
         for doc in docs:
             slow(slow_first, doc.meta.source_path)
         return first(docs)
 
-    monkeypatch.setattr(pipeline, "documents", slow_to_prepare)
+    monkeypatch.setattr(pipeline, "prepare", slow_to_prepare)
     monkeypatch.setattr(pipeline, "first", slow_to_extract)
     started = time.perf_counter()
     stats = run(
