@@ -1,15 +1,18 @@
-"""PDF with a text layer, read with pdfplumber; pages are joined with a line break.
+"""PDF with a text layer, read with pypdfium2 (PDFium, the PDF engine of Chromium).
 
-A PDF without extractable characters (a scan) is refused with a reason that says so: OCR is
-not part of this project. So is one whose text comes out as ``(cid:N)`` glyph codes only
-(fonts without a Unicode map), which would be unreadable downstream.
+PDFium reads every text layer a real PDF carries: simple, CID and CFF fonts, with or without
+``ToUnicode`` maps (pdfminer, read before, found no characters at all in PDFs written with a CJK
+CFF font such as Noto Sans CJK, and called them scans). Pages are joined with a line break; each
+page's text is PDFium's, in content order, its line breaks normalised to ``\\n``.
+
+A PDF is refused as a scan only when no page has a text character. One whose text comes out as
+replacement characters only (fonts that map no glyph to Unicode) is refused too: it would be
+unreadable downstream.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import re
 
 from extract.ingest import IngestError, normalise_newlines, sha256
 from schemas.documents import RawDocument
@@ -18,53 +21,44 @@ __all__ = ["read_pdf"]
 
 logger = logging.getLogger(__name__)
 
-_CID = re.compile(r"\(cid:\d+\)")
 _NO_TEXT = "PDF has no text layer (scanned?); OCR is not supported"
+_UNMAPPED = "\ufffd\x00\x01\x02"  # what PDFium gives for a glyph it cannot map to Unicode
 
 
 def read_pdf(data: bytes, source_path: str) -> RawDocument:
     """Read a PDF held in ``data``."""
     if b"%PDF-" not in data[:1024]:
         raise IngestError("ingest", "not a PDF (no %PDF- header)")
-    import pdfplumber
-    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    import pypdfium2 as pdfium
 
     pages: list[str] = []
-    chars = 0
-    title: str | None = None
     try:
-        with pdfplumber.open(io.BytesIO(data)) as pdf:
-            meta_title = pdf.metadata.get("Title")
-            if isinstance(meta_title, str) and meta_title.strip():
-                title = meta_title.strip()
-            for page in pdf.pages:
-                chars += len(page.chars)
-                pages.append(page.extract_text() or "")
-                page.close()
-    except Exception as exc:  # pdfminer raises many kinds on a damaged file
-        if _caused_by(exc, PDFPasswordIncorrect):
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
             raise IngestError("ingest", "PDF is encrypted; a password is needed") from exc
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-        detail = str(inner) or inner.__class__.__name__
-        raise IngestError("ingest", f"not a readable PDF (damaged or truncated: {detail})") from exc
+        raise IngestError("ingest", f"not a readable PDF (damaged or truncated: {exc})") from exc
+    try:
+        title = pdf.get_metadata_dict().get("Title") or None
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            try:
+                pages.append(textpage.get_text_range())
+            finally:
+                textpage.close()
+                page.close()
+    except pdfium.PdfiumError as exc:
+        raise IngestError("ingest", f"not a readable PDF (damaged or truncated: {exc})") from exc
+    finally:
+        pdf.close()
     if not pages:
         raise IngestError("ingest", "PDF has no pages")
-    if chars == 0:
-        raise IngestError("ingest", _NO_TEXT)
     text = normalise_newlines("\n".join(pages))
-    glyph_codes = len(_CID.findall(text))
-    readable = len("".join(_CID.sub("", text).split()))
-    if not readable:
+    visible = "".join(text.split())
+    if not visible:
         raise IngestError("ingest", _NO_TEXT)
-    if glyph_codes > readable:
+    if not visible.strip(_UNMAPPED):
         raise IngestError("ingest", "PDF text has no Unicode mapping (fonts without ToUnicode); cannot read it")
+    title = title.strip() if isinstance(title, str) and title.strip() else None
     return RawDocument(source_path=source_path, text=text, format="pdf", sha256=sha256(data), title_hint=title)
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, kind) or any(isinstance(arg, kind) for arg in seen.args):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
