@@ -121,6 +121,14 @@ def cli(verbose: int) -> None:
 )
 @extractor_options
 @click.option(
+    "--metadata",
+    "metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A CSV of path,organisation,year,doc_type rows (path under the archive, e.g. 2019/总结.docx): "
+    "its values override what the text says; documents.csv names where each value came from.",
+)
+@click.option(
     "--audit/--no-audit",
     default=True,
     show_default=True,
@@ -146,6 +154,7 @@ def extract(
     batch_size: int,
     extractor: str,
     model_path: Path | None,
+    metadata: Path | None,
     audit: bool,
     progress: bool | None,
 ) -> None:
@@ -161,6 +170,7 @@ def extract(
     Example:
         zongjie extract corpus/ --out out --workers 4
         zongjie extract /archive --out out --engine dask --scheduler tcp://10.0.0.5:8786
+        zongjie extract /archive --out out --metadata /archive/metadata.csv
     """
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask", ctx)
@@ -182,6 +192,14 @@ def extract(
         pipeline_args: dict[str, object] = {"extractor": extractor}
         if model_path is not None:
             pipeline_args["model_path"] = model_path
+        if metadata is not None:
+            from extract.text.hints import Sidecar, SidecarError
+
+            try:
+                Sidecar.load(metadata)  # checked here: a bad row is one line, before any work
+            except SidecarError as exc:
+                raise click.ClickException(str(exc)) from exc
+            pipeline_args["metadata"] = str(metadata.resolve())
         options = RunOptions(
             engine=engine,  # type: ignore[arg-type]
             workers=workers,
@@ -197,9 +215,10 @@ def extract(
         click.echo("interrupted; what was committed is kept", err=True)
         ctx.exit(130)
     unchanged = f", {stats.unchanged_errors} errors kept from unchanged files" if stats.unchanged_errors else ""
+    not_read = f", {stats.not_read} not read: errors.csv says why" if stats.not_read else ""
     click.echo(
         f"{stats.documents} documents, {stats.figures} figures, {stats.rejected} rejected, "
-        f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged{unchanged}) "
+        f"{stats.errors} errors from {stats.processed} files ({stats.skipped} unchanged{unchanged}{not_read}) "
         f"in {stats.seconds:.1f}s → {out_dir}",
         err=True,
     )
@@ -223,7 +242,7 @@ def _run_extract(inputs: tuple[Path, ...], out_dir: Path, options: RunOptions, p
             stderr,
             lambda line: click.echo(line, err=True),
             enabled=tty,
-            total=count_inputs(inputs) if tty else None,
+            total=count_inputs(inputs, exclude=[out_dir]) if tty else None,
         )
     import duckdb
 
@@ -371,8 +390,8 @@ def eval_cmd(gold: Path, predictions: Path, docs_from_gold: bool, by_metric: boo
 
     from extract.evaluate import format_scores, read_gold, read_predictions, score, score_by_metric
 
-    gold_rows = read_gold(gold)
     pred_rows = read_predictions(predictions)
+    gold_rows = read_gold(gold, {str(r.get("doc") or r.get("doc_id") or "") for r in pred_rows})
     if docs_from_gold:
         files = {str(r["doc"]).split("#", 1)[0] for r in gold_rows}
         pred_rows = [r for r in pred_rows if str(r.get("doc") or r.get("doc_id") or "").split("#", 1)[0] in files]

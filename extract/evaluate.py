@@ -125,12 +125,25 @@ def score_by_metric(gold: Iterable[Row], pred: Iterable[Row]) -> dict[str, dict[
     }
 
 
-def read_gold(path: Path) -> list[dict[str, Any]]:
-    """One ``.gold.jsonl`` file, or every one below a folder."""
+def read_gold(path: Path, predicted_docs: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One ``.gold.jsonl`` file, or every one below a folder.
+
+    Gold names a document by its file's stem. A folder extracted whole gives a file in a subfolder
+    the id ``sub/stem`` (:mod:`extract.doc_ids`): a gold row of ``sub/x.gold.jsonl`` takes that id
+    when it is among ``predicted_docs`` (the ids of the predictions scored against it).
+    """
     files = sorted(path.rglob("*.gold.jsonl")) if path.is_dir() else [path]
+    predicted = {d.split("#", 1)[0] for d in predicted_docs}
     rows = []
     for f in files:
-        rows.extend(json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip())
+        folder = f.parent.relative_to(path).as_posix() if path.is_dir() else "."
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                placed = f"{folder}/{row.get('doc')}"
+                if folder != "." and placed.split("#", 1)[0] in predicted:
+                    row["doc"] = placed
+                rows.append(row)
     return rows
 
 

@@ -49,5 +49,7 @@ def pipeline_fingerprint(pipeline_args: Mapping[str, Any] | None = None, rules: 
             for name, entry in _files(folder):  # type: ignore[arg-type]
                 digest.update(name.encode())
                 digest.update(entry.read_bytes())
+    if args.get("metadata"):  # the sidecar's rows decide documents' facts: an edit re-extracts
+        digest.update(Path(args["metadata"]).read_bytes())
     digest.update(json.dumps(args, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]

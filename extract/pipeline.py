@@ -23,6 +23,7 @@ from extract.ingest import IngestError, Limits, iter_inputs, read_path
 from extract.rules import RuleSet, load_rules
 from extract.segment import Token
 from extract.text.documents import DocumentPreparer, PreparedDocument
+from extract.text.hints import Sidecar
 from schemas.documents import DocumentMeta, ErrorRow, RawDocument
 from schemas.figures import Figure, Rejected
 
@@ -48,12 +49,18 @@ class Pipeline:
     """The loaded rules and compiled stages, built once and reused for every document."""
 
     def __init__(
-        self, rules: RuleSet | None = None, extractor: str = "rules", model_path: Path | str | None = None
+        self,
+        rules: RuleSet | None = None,
+        extractor: str = "rules",
+        model_path: Path | str | None = None,
+        metadata: Path | str | None = None,
     ) -> None:
         """``extractor``: ``rules``, or ``model``/``hybrid`` with the trained model at ``model_path``
-        (default: the one shipped in the package); see ``extract.figures.hybrid``."""
+        (default: the one shipped in the package); see ``extract.figures.hybrid``. ``metadata``: a
+        sidecar CSV (``extract.text.hints.Sidecar``) whose rows override the documents' facts."""
         self.rules = rules or load_rules()
-        self.prepare = DocumentPreparer(self.rules)
+        sidecar = Sidecar.load(metadata) if metadata is not None else None
+        self.prepare = DocumentPreparer(self.rules, sidecar=sidecar)
         self.extractor: Extractor
         if extractor == "rules":
             self.extractor = RuleExtractor(self.rules)

@@ -25,9 +25,10 @@ def describe(stats: RunStats) -> str:
     """
     total = stats.total_files if stats.total_files is not None else stats.files
     unchanged = f" ({stats.skipped} unchanged)" if stats.skipped else ""
+    not_read = f" · not read {stats.not_read}" if stats.not_read else ""
     return (
         f"files {stats.done}/{total}{unchanged} · documents {stats.documents} · figures {stats.figures}"
-        f" · errors {stats.errors} · {stats.chars_per_second:,.0f} chars/s"
+        f" · errors {stats.errors}{not_read} · {stats.chars_per_second:,.0f} chars/s"
     )
 
 

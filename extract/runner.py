@@ -30,16 +30,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from extract.doc_ids import KeyRegistry
 from extract.fingerprint import pipeline_fingerprint
-from extract.ingest import IngestError, Limits, iter_inputs, over_limit_reason, read_bytes, read_capped, shown_path
-from extract.store import CORE_TABLES, GROUP_FIGURES, RESULT_TABLES, Store, result_schema
+from extract.ingest import (
+    SKIP_STAGE,
+    IngestError,
+    Limits,
+    iter_inputs,
+    over_limit_reason,
+    read_bytes,
+    read_capped,
+    shown_path,
+)
+from extract.store import CORE_TABLES, GROUP_FIGURES, RESULT_TABLES, SCHEMA_VERSION, Decision, Store, result_schema
 from extract.tables import rejected_row
 from schemas.documents import ErrorRow
 from schemas.figures import Figure
@@ -97,6 +108,8 @@ class Task:
     source_path: str
     bytes: int
     data: bytes | None = None
+    key: str | None = None  # its document key (extract.doc_ids); None: the file's stem
+    root: str | None = None
 
 
 @dataclass
@@ -121,6 +134,7 @@ class RunStats:
     figures: int = 0
     rejected: int = 0
     errors: int = 0
+    not_read: int = 0  # files met and deliberately not read (unsupported type, hidden): rows in errors
     unchanged_errors: int = 0  # rows in errors of inputs skipped as unchanged (from the run that read them)
     chars: int = 0
     status: str = "running"
@@ -137,7 +151,7 @@ class RunStats:
         return self.chars / self.seconds if self.seconds > 0 else 0.0
 
     def counts(self) -> dict[str, Any]:
-        keys = ("files", "skipped", "processed", "documents", "figures", "rejected", "errors", "chars")
+        keys = ("files", "skipped", "processed", "documents", "figures", "rejected", "errors", "not_read", "chars")
         return {**{k: getattr(self, k) for k in keys}, "seconds": round(self.seconds, 3)}
 
 
@@ -176,6 +190,8 @@ def _read_input(task: Task, limits: Limits) -> _Input:
         "figures": 0,
         "errors": 0,
         "chars": 0,
+        "doc_key": task.key,
+        "root": task.root,
     }
     raws: list[Any] = []
     errors: list[ErrorRow] = []
@@ -188,10 +204,10 @@ def _read_input(task: Task, limits: Limits) -> _Input:
         row["sha256"] = hashlib.sha256(data).hexdigest()
         row["bytes"] = len(data)
         try:
-            raws, errors = read_bytes(data, Path(task.path).suffix, task.source_path, limits)
+            raws, errors = read_bytes(data, Path(task.path).suffix, task.source_path, limits, key=task.key)
         except IngestError as exc:
             errors.append(exc.to_row(task.source_path))
-            row["status"] = "error"
+            row["status"] = "not_read" if exc.stage == SKIP_STAGE else "error"
         except Exception as exc:  # a reader bug on one file must not stop the batch
             log.exception("reader failed on %s", task.source_path)
             errors.append(ErrorRow(path=task.source_path, stage="ingest", reason=f"{type(exc).__name__}: {exc}"))
@@ -582,6 +598,13 @@ class Runner:
             if opts.rebuild:
                 log.info("rebuilding %s from scratch", store.path)
                 store.rebuild()
+            elif store.count("documents") and store.schema_version() != SCHEMA_VERSION:
+                log.warning(
+                    "%s was made by an older zongjie, whose document ids were file stems (same-named files "
+                    "of two folders shared them): rebuilding it with ids from paths; review corrections are kept",
+                    store.path,
+                )
+                store.rebuild()
             elif store.count("documents") and store.last_pipeline() != fingerprint:
                 # Skipping unchanged files would keep rows that other rules or another version made.
                 log.warning("the rules, version or extractor changed since %s was built: extracting afresh", store.path)
@@ -591,6 +614,7 @@ class Runner:
                 opts.engine, workers, [shown_path(p) for p in self.inputs], pipeline=fingerprint
             )
             self.store = store
+            self.keys = KeyRegistry(store.key_roots)
             status = "done"
             engine: Engine | None = None
             try:
@@ -653,7 +677,7 @@ class Runner:
         keep = 0 if opts.engine == "dask" else _KEEP_BYTES
         chunk: list[Task] = []
         chunk_bytes = 0
-        for group in _groups(iter_inputs(self.inputs, opts.limits), _PLAN_GROUP):
+        for group in _groups(iter_inputs(self.inputs, opts.limits, exclude=[self.out_dir]), _PLAN_GROUP):
             found: list[tuple[Task, str]] = []
             for item in group:
                 self.stats.files += 1
@@ -671,9 +695,10 @@ class Runner:
                         )
                     )
                     continue
-                found.append((Task(os.fspath(item.path), item.source_path, size, data), sha))
+                found.append((Task(os.fspath(item.path), item.source_path, size, data, item.key, item.root), sha))
             with _ctrl_c_after():
                 decisions = self.store.decide([(t.source_path, sha) for t, sha in found])
+                found = self._keyed(found, decisions)
             for (task, sha), decision in zip(found, decisions, strict=True):
                 if decision.action == "skip":
                     self.stats.skipped += 1
@@ -708,9 +733,39 @@ class Runner:
         if chunk:
             yield chunk
 
+    def _keyed(self, found: list[tuple[Task, str]], decisions: Sequence[Decision]) -> list[tuple[Task, str]]:
+        """Give each input to extract its document key: the one it had in the store, else the key
+        its path asks for, or a variant of it when another input holds that one (logged)."""
+        todo = [task for (task, _), d in zip(found, decisions, strict=True) if d.action == "process"]
+        before = self.store.input_keys([t.source_path for t in todo])
+        self.keys.prefetch([t.key for t in todo if t.key and t.source_path not in before])
+        keyed: dict[str, str] = {}
+        for task in todo:
+            if task.source_path in before:
+                keyed[task.source_path] = before[task.source_path]
+                self.keys.keep(before[task.source_path], task.root or "")
+            elif task.key:
+                got = self.keys.assign(task.key, Path(task.path).suffix.lower(), task.root or "")
+                if got != task.key:
+                    log.warning(
+                        "%s: document id %r is another input's; this one's documents are %r",
+                        task.source_path,
+                        task.key,
+                        got,
+                    )
+                keyed[task.source_path] = got
+        return [
+            (replace(task, key=keyed[task.source_path]) if task.source_path in keyed else task, sha)
+            for task, sha in found
+        ]
+
     def _walk_error(self, err: ErrorRow) -> None:
-        # an input that could not even be hashed: recorded without a sha256, so every run retries it
-        self.stats.errors += 1
+        # an input that could not even be hashed, or is not read at all: recorded without a sha256,
+        # so every run looks at it again
+        if err.stage == SKIP_STAGE:
+            self.stats.not_read += 1
+        else:
+            self.stats.errors += 1
         self.stats.done += 1
         self.batch.add(
             [
@@ -718,7 +773,7 @@ class Runner:
                     "source_path": err.path,
                     "sha256": None,
                     "bytes": None,
-                    "status": "error",
+                    "status": "not_read" if err.stage == SKIP_STAGE else "error",
                     "documents": 0,
                     "figures": 0,
                     "errors": 1,
@@ -740,7 +795,9 @@ class Runner:
         s.documents += result.tables["documents"].num_rows
         s.figures += result.tables["figures"].num_rows
         s.rejected += result.tables["rejected"].num_rows
-        s.errors += result.tables["errors"].num_rows
+        skipped = pc.sum(pc.equal(result.tables["errors"]["stage"], SKIP_STAGE)).as_py() or 0
+        s.errors += result.tables["errors"].num_rows - skipped
+        s.not_read += skipped
         s.chars += result.chars
         self.progress(s)
 
@@ -759,10 +816,45 @@ class Runner:
         for row in self.batch.inputs:
             row["run_id"] = self.stats.run_id
         with _ctrl_c_after():
-            self.store.commit(self.batch.inputs, self.batch.concat())
+            tables = self.batch.concat()
+            try:
+                self.store.commit(self.batch.inputs, tables)
+            except Exception as exc:  # a store error: the inputs are committed one by one instead
+                log.warning(
+                    "a batch of %d inputs could not be stored (%s); storing them one by one", len(self.batch), exc
+                )
+                for row in self.batch.inputs:
+                    self._commit_alone(row, tables)
             log.debug("committed %d inputs", len(self.batch))
             # cleared only once committed: a failed commit is rolled back and retried
             self.batch = _Batch()
+
+    def _commit_alone(self, row: dict[str, Any], tables: dict[str, pa.Table]) -> None:
+        """Commit one input of a batch that failed; if it fails alone, it becomes an errors row
+        (and the run goes on). A store that cannot take even that raises."""
+        path = row["source_path"]
+        mine = {name: t.filter(pc.equal(t["input_path"], path)) for name, t in tables.items()}
+        try:
+            self.store.commit([row], mine)
+            return
+        except Exception as exc:
+            log.exception("%s could not be stored", path)
+            reason = f"could not be stored: {type(exc).__name__}: {exc}"
+        s = self.stats
+        s.documents -= mine["documents"].num_rows
+        s.figures -= mine["figures"].num_rows
+        s.rejected -= mine["rejected"].num_rows
+        s.errors += 1
+        failed = {**row, "status": "error", "documents": 0, "figures": 0, "errors": 1}
+        error = ErrorRow(path=path, stage="store", reason=reason)
+        self.store.commit(
+            [failed],
+            {
+                "errors": pa.Table.from_pylist(
+                    [{**error.model_dump(), "input_path": path}], schema=result_schema("errors")
+                )
+            },
+        )
 
 
 @contextlib.contextmanager
@@ -823,9 +915,10 @@ def run(
     return Runner(inputs, out_dir, options or RunOptions(), progress).run()
 
 
-def count_inputs(inputs: Sequence[Path | str], limits: Limits | None = None) -> int:
-    """How many inputs a run will see (for a progress bar's total); walks folders, reads nothing."""
-    return sum(1 for _ in iter_inputs(inputs, limits or Limits()))
+def count_inputs(inputs: Sequence[Path | str], limits: Limits | None = None, exclude: Iterable[Path | str] = ()) -> int:
+    """How many files a run will meet (a progress bar's total); walks folders, reads nothing.
+    ``exclude``: the output folder, as the run leaves it out."""
+    return sum(1 for _ in iter_inputs(inputs, limits or Limits(), exclude=exclude))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from extract.doc_ids import doc_order_sql
 from extract.tables import DOCUMENT_COLUMNS, ERROR_COLUMNS, REJECTED_COLUMNS
 from schemas.documents import DocumentMeta, ErrorRow
 from schemas.figures import FIGURE_COLUMNS, Figure, Rejected
@@ -67,6 +68,18 @@ _PY_TYPES: dict[type, str] = {
     str: "VARCHAR",
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _bytes(size: str) -> int:
+    """A DuckDB size setting in bytes.
+
+    >>> _bytes("64MB"), _bytes("1.5GB"), _bytes("512KiB")
+    (67108864, 1610612736, 524288)
+    """
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?)i?B?\s*", size, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {size!r}")
+    return int(float(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " "))
 
 
 class StoreError(Exception):
@@ -153,8 +166,10 @@ ERRORS = TableSpec(
 )
 DOCUMENT_INPUTS = TableSpec(
     "document_inputs",
-    (("sha256", "VARCHAR"), ("doc_id", "VARCHAR"), ("input_path", "VARCHAR")),
-    ("input_path", "doc_id", "sha256"),
+    # member_path: where in the input the document's text is (``a.zip!/b/c.txt``; the input itself
+    # for a plain file); a copy's row names its own place and the original's doc_id
+    (("sha256", "VARCHAR"), ("doc_id", "VARCHAR"), ("input_path", "VARCHAR"), ("member_path", "VARCHAR")),
+    ("input_path", "member_path", "doc_id", "sha256"),
 )
 INPUTS = TableSpec(
     "inputs",
@@ -170,6 +185,8 @@ INPUTS = TableSpec(
         ("chars", "BIGINT"),
         ("seconds", "DOUBLE"),
         ("run_id", "BIGINT"),
+        ("doc_key", "VARCHAR"),  # the id its documents got (extract.doc_ids), kept on reruns
+        ("root", "VARCHAR"),  # the folder it was found under (or, given itself, its folder)
     ),
     ("source_path",),
 )
@@ -193,6 +210,7 @@ RUNS = TableSpec(
         ("chars", "BIGINT"),
         ("seconds", "DOUBLE"),
         ("audit", "VARCHAR"),
+        ("not_read", "BIGINT"),
         ("pipeline", "VARCHAR"),  # extract.fingerprint: what made the rows of this run
     ),
     ("run_id",),
@@ -200,13 +218,18 @@ RUNS = TableSpec(
 # The original text of each input as read (figures' start/end point into it), for the report and
 # review pages; one row per sha256, kept while a document refers to it, and never exported.
 TEXTS = TableSpec("texts", (("sha256", "VARCHAR"), ("text", "VARCHAR")), ("sha256",))
+# What the store is: its layout version (see SCHEMA_VERSION), never exported.
+STORE_META = TableSpec("store_meta", (("key", "VARCHAR"), ("value", "VARCHAR")), ("key",))
 CORE_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (DOCUMENTS, FIGURES, REJECTED, ERRORS, DOCUMENT_INPUTS, INPUTS, RUNS, TEXTS)
+    t.name: t for t in (DOCUMENTS, FIGURES, REJECTED, ERRORS, DOCUMENT_INPUTS, INPUTS, RUNS, TEXTS, STORE_META)
 }
+# 2: document ids from paths under the root (extract.doc_ids); 1 (no version): file stems, so
+# same-named files of two folders shared ids. A store of another version is rebuilt by a run.
+SCHEMA_VERSION = "2"
 # What a worker sends back per chunk: these tables, each with an extra ``input_path`` column
 # (documents, figures, rejected) naming the input the rows came from.
 RESULT_TABLES = ("documents", "figures", "rejected", "errors", "texts")
-NOT_EXPORTED = frozenset({"texts"})
+NOT_EXPORTED = frozenset({"texts", "store_meta"})
 # Human review work (extract/report) that --rebuild must not throw away.
 KEPT_ON_REBUILD = frozenset({"corrections"})
 
@@ -276,6 +299,8 @@ class Store:
         self.con.execute("SET preserve_insertion_order = false")
         if not read_only:
             self._ensure_schema()
+            if self.schema_version() is None and not self.count("documents"):
+                self._set_version()
 
     def __enter__(self) -> Store:
         return self
@@ -328,6 +353,16 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self._ensure_schema()
+        self._set_version()
+
+    def schema_version(self) -> str | None:
+        """The layout version the store was made with; None for a store older than versions."""
+        rows = self.con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def _set_version(self) -> None:
+        self.con.execute("DELETE FROM store_meta WHERE key = 'schema_version'")
+        self.con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -384,6 +419,28 @@ class Store:
                 out.append(Decision("process"))
         return out
 
+    def input_keys(self, paths: Sequence[str]) -> dict[str, str]:
+        """The document key each of ``paths`` got when it was stored (those stored with one)."""
+        if not paths:
+            return {}
+        rows = self.con.execute(
+            "SELECT source_path, doc_key FROM inputs WHERE doc_key IS NOT NULL "
+            "AND source_path IN (SELECT unnest(?::VARCHAR[]))",
+            [list(paths)],
+        ).fetchall()
+        return {str(p): str(k) for p, k in rows}
+
+    def key_roots(self, keys: Sequence[str]) -> dict[str, str]:
+        """For those of ``keys`` a stored input holds, the root of that input."""
+        if not keys:
+            return {}
+        rows = self.con.execute(
+            "SELECT doc_key, any_value(coalesce(root, '')) FROM inputs "
+            "WHERE doc_key IN (SELECT unnest(?::VARCHAR[])) GROUP BY doc_key",
+            [list(keys)],
+        ).fetchall()
+        return {str(k): str(r) for k, r in rows}
+
     # -- writing -------------------------------------------------------------------------------
 
     def commit(self, inputs: Sequence[Mapping[str, Any]], results: Mapping[str, pa.Table]) -> list[str]:
@@ -404,19 +461,46 @@ class Store:
         for name, table in registered.items():
             con.register(name, table)
         try:
-            con.execute("BEGIN")
-            try:
-                unlinked = self._commit(inputs)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            with self._memory_for(sum(t.nbytes for t in results.values())):
+                con.execute("BEGIN")
+                try:
+                    unlinked = self._commit(inputs)
+                    con.execute("COMMIT")
+                except BaseException:
+                    self._rollback()  # never in place of the error that made it needed
+                    raise
         finally:
             for name in registered:
                 con.unregister(name)
             for name in ("_old_keys", "_gone", "_docs"):
                 con.execute(f"DROP TABLE IF EXISTS temp.{name}")
         return unlinked
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction; a failure of the rollback itself (DuckDB may have ended
+        the transaction already) is logged, so the error that made it needed is the one raised."""
+        try:
+            self.con.execute("ROLLBACK")
+        except Exception as exc:
+            log.debug("rollback after a failed commit: %s", exc)
+
+    @contextlib.contextmanager
+    def _memory_for(self, nbytes: int) -> Iterator[None]:
+        """A memory limit that fits a batch of ``nbytes`` of Arrow tables, while it is committed.
+
+        The run's limit is small (the workers need the memory), and DuckDB cannot spill every
+        buffer of an insert: a batch of one document with 2,000 long-sentence figures failed to
+        pin a block at 61 MB. The limit grows to three times the batch for the commit only.
+        """
+        need = 3 * nbytes
+        if need <= _bytes(self.memory_limit):
+            yield
+            return
+        self.con.execute(f"SET memory_limit = '{need // 2**20 + 1}MB'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
 
     def _commit(self, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
         con = self.con
@@ -462,12 +546,14 @@ class Store:
         keep = "" if not copies else " AND input_path NOT IN (SELECT unnest(?::VARCHAR[]))"
         params = [sorted(copies)] if copies else []
 
-        # 3. new documents (a (sha256, doc_id) already stored, or twice in the batch, is stored once)
+        # 3. new documents: a text whose sha256 is already stored (under any id: a loose file and
+        #    its copy inside a zip), or met twice in the batch, is stored once, from a loose file
+        #    before an archive member, then the place that sorts first; the others link to it
         con.execute(
             f"""CREATE TEMP TABLE _docs AS SELECT * FROM _b_documents d
-                        WHERE NOT EXISTS (SELECT 1 FROM documents x WHERE x.sha256 = d.sha256
-                                          AND x.doc_id = d.doc_id){keep}
-                        QUALIFY row_number() OVER (PARTITION BY sha256, doc_id ORDER BY input_path) = 1""",
+                        WHERE NOT EXISTS (SELECT 1 FROM documents x WHERE x.sha256 = d.sha256){keep}
+                        QUALIFY source_path = first_value(source_path) OVER (
+                            PARTITION BY sha256 ORDER BY contains(source_path, '!/'), source_path)""",
             params,
         )
         self._insert(DOCUMENTS, "_docs")
@@ -481,9 +567,11 @@ class Store:
                 """EXISTS (SELECT 1 FROM _docs d WHERE d.sha256 = src.sha256
                          AND d.doc_id = src.doc_id AND d.input_path = src.input_path)""",
             )
+        # every place a document was read links to the stored part with its text (same sha256, same part)
         con.execute(
-            f"""INSERT INTO document_inputs SELECT DISTINCT sha256, doc_id, input_path
-                        FROM _b_documents WHERE true{keep}""",
+            f"""INSERT INTO document_inputs SELECT DISTINCT b.sha256, k.doc_id, b.input_path, b.source_path
+                        FROM _b_documents b JOIN documents k
+                        ON k.sha256 = b.sha256 AND k.part IS NOT DISTINCT FROM b.part WHERE true{keep}""",
             params,
         )
         self._insert(ERRORS, "_b_errors", f"true{keep}", params)
@@ -501,8 +589,10 @@ class Store:
             pa.table({"source_path": [r["source_path"] for r in rows], "sha256": [r["sha256"] for r in rows]}),
         )
         try:
+            # a copy's member paths are the original's, under the copy's own path
             con.execute(
-                """INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, c.source_path
+                """INSERT INTO document_inputs SELECT DISTINCT m.sha256, m.doc_id, c.source_path,
+                          c.source_path || substr(coalesce(m.member_path, m.input_path), length(m.input_path) + 1)
                    FROM _copies c JOIN inputs i ON i.sha256 = c.sha256 AND i.status = 'ok'
                    JOIN document_inputs m ON m.input_path = i.source_path"""
             )
@@ -626,7 +716,10 @@ class Store:
         with self.transaction(), self._insertion_order():
             for name in names:
                 table = f"{quote(STAGING_SCHEMA)}.{quote(name)}"
-                order = f" ORDER BY {quote(order_by)}, rowid" if order_by in self._column_types(name, True) else ""
+                order = ""
+                if order_by in self._column_types(name, True):
+                    key = doc_order_sql(quote(order_by)) if order_by == "doc_id" else quote(order_by)
+                    order = f" ORDER BY {key}, rowid"
                 self.con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM {table}{order}")
             self.drop_staged()
         return names
@@ -683,7 +776,12 @@ class Store:
     def query(self, table: str) -> str:
         """``SELECT`` of a whole table in its export order."""
         spec = CORE_TABLES.get(table)
-        order = ", ".join(quote(c) for c in spec.order_by) if spec else "ALL"
+        if spec:  # a document's parts in their natural order (#2 before #10)
+            order = ", ".join(doc_order_sql(quote(c)) if c == "doc_id" else quote(c) for c in spec.order_by)
+        elif "doc_id" in (columns := self._column_types(table)):
+            order = ", ".join([doc_order_sql(), *(quote(c) for c in columns)])
+        else:
+            order = "ALL"
         return f"SELECT * FROM {quote(table)} ORDER BY {order}"
 
     def frame(self, table: str) -> Any:

@@ -17,6 +17,8 @@ DocType = Literal[
     "other",
 ]
 
+ValueSource = Literal["text", "path", "sidecar"]
+
 
 class RawDocument(BaseModel):
     """The text of one input as read, before any normalisation.
@@ -34,6 +36,9 @@ class RawDocument(BaseModel):
     sha256: str = Field(description="sha256 of the raw bytes read")
     title_hint: str | None = Field(
         default=None, description="a title the container states (html <title>, docx core title)"
+    )
+    doc_key: str | None = Field(
+        default=None, description="the document id before any #N (extract.doc_ids); None: the file's stem"
     )
 
 
@@ -54,6 +59,11 @@ class DocumentMeta(BaseModel):
     region: str | None = None
     period_year: int | None = None
     report_date: date | None = None
+    # where organisation, period_year and doc_type came from: the text itself, the input's path
+    # (a year in a folder or file name), or the archivist's sidecar CSV (--metadata); None: unknown
+    organisation_from: ValueSource | None = None
+    period_year_from: ValueSource | None = None
+    doc_type_from: ValueSource | None = None
     script: Literal["simplified", "traditional", "mixed", "none"] = "none"
     encoding: str | None = None
     format: str

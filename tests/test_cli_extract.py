@@ -105,7 +105,10 @@ def test_progress_lines_when_not_a_terminal(tmp_path: Path) -> None:
         cli, ["extract", str(ROOT / "corpus" / "dev"), "--out", str(tmp_path), "--workers", "1"]
     )
     assert result.exit_code == 0, result.output
-    assert re.search(r"done: files 10/10 · documents \d+ · figures \d+ · errors 0 · [\d,]+ chars/s", result.output)
+    # 10 documents and their 10 gold files: every file met is counted, the gold ones as not read
+    line = r"done: files 20/20 · documents \d+ · figures \d+ · errors 0 · not read 10 · [\d,]+ chars/s"
+    assert re.search(line, result.output)
+    assert "10 not read: errors.csv says why" in result.output
 
 
 def test_dask_engine_without_dask_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -514,7 +514,7 @@ def test_zip_unsafe_member_names_refused_good_member_read() -> None:
     assert all(e.stage == "ingest" for e in errors)
 
 
-def test_zip_skips_hidden_unsupported_and_folders() -> None:
+def test_zip_accounts_for_hidden_and_unsupported_members() -> None:
     text = source(SIMPLIFIED).encode("utf-8")
     data = zip_bytes(
         {
@@ -528,7 +528,12 @@ def test_zip_skips_hidden_unsupported_and_folders() -> None:
     documents, errors = read_bytes(data, ".zip", "in.zip")
     assert [d.source_path for d in documents] == ["in.zip!/a/ok.md"]
     assert documents[0].format == "md"
-    assert errors == []
+    # nothing vanishes: every member not read is a row saying why
+    assert [(e.path, e.stage, e.reason.split(";")[0]) for e in errors] == [
+        ("in.zip!/.DS_Store", "skip", "hidden member (a name starts with '.')"),
+        ("in.zip!/__MACOSX/a/._ok.md", "skip", "macOS resource fork (__MACOSX)"),
+        ("in.zip!/a/pic.png", "skip", "unsupported file type '.png'"),
+    ]
 
 
 BOMB = 50 * 1024 * 1024
@@ -608,21 +613,39 @@ def _names(items: list[InputItem | ErrorRow]) -> list[str]:
     return [item.source_path if isinstance(item, InputItem) else f"ERR {item.path}" for item in items]
 
 
-def test_walk_sorted_skips_hidden_and_unsupported(tmp_path: Path) -> None:
+def test_walk_sorted_accounts_for_hidden_and_unsupported(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / ".git").mkdir()
     for name in ("b/z.txt", "b/a.docx", "a.md", "c.pdf", "notes.png", ".hidden.txt", ".git/x.txt", "README"):
         (tmp_path / name).write_bytes(b"x")
     items = list(iter_inputs([tmp_path]))
     root = str(tmp_path)
-    assert _names(items) == [f"{root}/a.md", f"{root}/b/a.docx", f"{root}/b/z.txt", f"{root}/c.pdf"]
+    assert _names(items) == [
+        f"ERR {root}/.git",
+        f"ERR {root}/.hidden.txt",
+        f"ERR {root}/README",
+        f"{root}/a.md",
+        f"{root}/b/a.docx",
+        f"{root}/b/z.txt",
+        f"{root}/c.pdf",
+        f"ERR {root}/notes.png",
+    ]
+    rows = {Path(i.path).name: (i.stage, i.reason.split(";")[0]) for i in items if isinstance(i, ErrorRow)}
+    assert rows == {
+        ".git": ("skip", "hidden folder"),
+        ".hidden.txt": ("skip", "hidden file"),
+        "README": ("skip", "unsupported file type '(no suffix)'"),
+        "notes.png": ("skip", "unsupported file type '.png'"),
+    }
+    keys = [(i.key, i.root) for i in items if isinstance(i, InputItem)]
+    assert keys == [("a", root), ("b/a", root), ("b/z", root), ("c", root)]
 
 
 def test_named_files_unsupported_missing_and_hidden(tmp_path: Path) -> None:
     (tmp_path / "pic.png").write_bytes(b"x")
     (tmp_path / ".hidden.txt").write_bytes(b"x")
     items = list(iter_inputs([tmp_path / "pic.png", tmp_path / "missing.txt", tmp_path / ".hidden.txt"]))
-    assert isinstance(items[0], ErrorRow) and items[0].stage == "ingest"
+    assert isinstance(items[0], ErrorRow) and items[0].stage == "skip"
     assert "unsupported file type '.png'" in items[0].reason
     assert isinstance(items[1], ErrorRow) and items[1].reason == "no such file or directory"
     assert isinstance(items[2], InputItem)  # named explicitly: read even though hidden
@@ -687,8 +710,11 @@ def test_unreadable_file_is_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_read_inputs_over_the_corpus_of_formats() -> None:
     rows = list(read_inputs([FORMATS]))
     documents = [r for r in rows if isinstance(r, RawDocument)]
-    errors = [r for r in rows if isinstance(r, ErrorRow)]
+    errors = [r for r in rows if isinstance(r, ErrorRow) and r.stage != "skip"]
     assert [e.path for e in errors] == [str(FORMATS / "broken.docx")]
+    skipped = {r.path for r in rows if isinstance(r, ErrorRow) and r.stage == "skip"}
+    others = {str(p) for p in FORMATS.rglob("*") if p.is_file() and p.suffix not in SUPPORTED}
+    assert skipped == others and str(FORMATS / "make_formats.py") in skipped  # every file accounted for
     expected = sum(
         len(spec.get("members", [])) or 1 for spec in MANIFEST["outputs"] if spec["kind"] != "truncated"
     )

@@ -18,12 +18,14 @@ from extract.figures.nonfigures import NonFigureFinder, SpanIndex
 from extract.figures.status import StatusAssigner, StatusDecision
 from extract.patterns import compile_short, phrases, words
 from extract.rules import RuleSet
-from extract.text.bounds import back_to, forward_to
+from extract.text.bounds import back_to, forward_to, sentence_span
 from extract.text.documents import PreparedDocument
 from schemas.figures import Figure, Rejected
 
 SENTENCE_BREAKS = "。;；!！?？\n"
 CLAUSE_BREAKS = SENTENCE_BREAKS + ",，:：、"
+# where a sentence longer than the bounds' reach is cut instead: a clause, or a table's cell
+LONG_SENTENCE_BREAKS = CLAUSE_BREAKS + " \t|\u3000"
 _CLAUSE_NOT_LIST = CLAUSE_BREAKS.replace("、", "")  # a clause, whose list items (、) stay in it
 # A number with no measure word is kept only where it stands apart (space, punctuation, line end):
 # glued to a word it is a code or a name (4050就业, 329国道).
@@ -139,8 +141,7 @@ class RuleExtractor:
             reason = "number without a measure word, glued to a word (a code or name)"
         if reason:
             return Decision(text[cand.start : cand.end], cand.start, cand.end, False, reason)
-        sent_start = back_to(text, cand.start, SENTENCE_BREAKS)
-        sent_end = forward_to(text, cand.end, SENTENCE_BREAKS)
+        sent_start, sent_end = sentence_span(text, cand.start, cand.end, SENTENCE_BREAKS, LONG_SENTENCE_BREAKS)
         status = self.status(text, cand.start, cand.end, sections, default_status)
         table = _table_context(text, cand)
         if table is not None:

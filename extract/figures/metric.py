@@ -45,6 +45,10 @@ class _Compiled:
     accepted: frozenset[str]
 
 
+# sentences whose cue hits are kept while a text's numbers are scored
+SENTENCES_REMEMBERED = 8
+
+
 class MetricAssigner:
     """Scores every metric rule against a candidate and its sentence; the best match wins."""
 
@@ -152,12 +156,16 @@ class MetricAssigner:
         return sorted(found, key=lambda m: m.score)
 
     def _sentence(self, text: str, start: int, end: int) -> _Sentence:
-        """The cue hits of ``text[start:end]``, found once per sentence (remembered for the text
-        last seen): every number of a sentence is scored against the same hits."""
+        """The cue hits of ``text[start:end]``, found once per sentence: every number of a sentence
+        is scored against the same hits. Numbers come in text order, so only the last few sentences
+        of the text last seen are remembered (all of them grew with the text: 2 GB for one of
+        40,000 numbers)."""
         if self._memo_text is not text:
             self._memo_text, self._memo = text, {}
         known = self._memo.get((start, end))
         if known is None:
+            if len(self._memo) >= SENTENCES_REMEMBERED:
+                del self._memo[next(iter(self._memo))]  # the oldest (dicts keep insertion order)
             known = self._memo[(start, end)] = _Sentence(self, text[start:end])
         return known
 

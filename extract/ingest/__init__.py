@@ -28,12 +28,13 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from extract.doc_ids import input_key
 from schemas.documents import ErrorRow, RawDocument
 
 if TYPE_CHECKING:
@@ -70,8 +71,16 @@ FORMATS: dict[str, str] = {
 }
 SUPPORTED: frozenset[str] = frozenset(FORMATS)
 
+#: the file every zongjie output folder holds (the store): such a folder is never read as input
+OUTPUT_MARKER = "zongjie.duckdb"
+#: the ``stage`` of a row for a file met but deliberately not read (unsupported type, hidden,
+#: written by zongjie): accounted for, though nothing failed
+SKIP_STAGE = "skip"
+
 _MIB = 1024 * 1024
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# the mark every page of zongjie's report carries (extract/report/templates)
+_GENERATOR = re.compile(rb"<meta\s+name=[\"']generator[\"']\s+content=[\"']zongjie[\"']", re.IGNORECASE)
 
 
 class IngestError(Exception):
@@ -137,10 +146,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class InputItem:
-    """A file found by :func:`iter_inputs`: where it is, and the path to record for it."""
+    """A file found by :func:`iter_inputs`: where it is, the path to record for it, its document
+    key (:mod:`extract.doc_ids`: its path under ``root`` without the suffix) and the root (the
+    folder given, or for a file given itself its folder), as recorded."""
 
     path: Path
     source_path: str
+    key: str = ""
+    root: str = ""
 
 
 class ReadResult(NamedTuple):
@@ -219,19 +232,25 @@ def _os_reason(exc: OSError) -> str:
 
 
 def iter_inputs(
-    paths: Iterable[str | os.PathLike[str]], limits: Limits | None = None
+    paths: Iterable[str | os.PathLike[str]],
+    limits: Limits | None = None,
+    *,
+    exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> Iterator[InputItem | ErrorRow]:
-    """Yield every readable input under ``paths``, or an :class:`ErrorRow` for one that isn't.
+    """Yield every input under ``paths``, or an :class:`ErrorRow` for each file met and not read.
 
     Paths are taken in the order given; folders are walked recursively in sorted name order.
-    Inside a folder, hidden entries (name starting with ``.``) and files whose suffix is not in
-    :data:`SUPPORTED` are skipped; a file named explicitly is never skipped, so an unsupported
-    one yields an ``ErrorRow``. Symbolic links are followed, but a folder (or file) whose real
-    path was already visited is not visited again, so link loops end. OS errors (permissions,
-    vanished files) become ``ErrorRow`` s.
+    Every file met is accounted for: an ``InputItem``, or a row saying why it is not read
+    (stage :data:`SKIP_STAGE` for an unsupported type, a hidden file or folder, or a zongjie
+    output folder; ``ingest`` for an OS error). A file named explicitly is read even when hidden.
+    ``exclude``: folders never walked and files never read, silently (the run's own output
+    folder); any other folder holding :data:`OUTPUT_MARKER` is another zongjie output and is one
+    row. Symbolic links are followed, but a folder (or file) whose real path was already visited
+    is not visited again, so link loops end.
     """
     limits = limits or Limits()
     seen: set[str] = set()
+    excluded = {os.path.realpath(p) for p in exclude}
     for given in paths:
         text = os.fspath(given)
         shown = shown_path(text)
@@ -242,32 +261,53 @@ def iter_inputs(
             reason = "broken symbolic link" if path.is_symlink() else _os_reason(exc)
             yield _error(shown, reason)
             continue
+        real = os.path.realpath(path)
+        inside = next((x for x in excluded if real == x or real.startswith(x + os.sep)), None)
+        if inside is not None:
+            yield _error(shown, "inside the output folder (written by zongjie); not read as input", SKIP_STAGE)
+            continue
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(path, shown, 0, limits, seen)
+            yield from _walk(path, shown, shown, "", 0, limits, seen, excluded)
         elif stat.S_ISREG(st.st_mode):
             if path.suffix.lower() not in SUPPORTED:
-                yield _error(
-                    shown,
-                    f"unsupported file type {shown_path(path.suffix) or '(no suffix)'!r}; "
-                    f"supported: {', '.join(sorted(SUPPORTED))}",
-                )
+                yield _unsupported(shown, path.suffix)
                 continue
-            real = os.path.realpath(path)
             if real in seen:
                 logger.debug("skipping %s: already read as %s", shown, shown_path(real))
                 continue
             seen.add(real)
-            yield InputItem(path=path, source_path=shown)
+            root = shown_path(os.path.dirname(os.path.abspath(text)))
+            yield InputItem(path=path, source_path=shown, key=input_key(shown_path(path.name)), root=root)
         else:
             yield _error(shown, "not a regular file or folder")
 
 
-def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) -> Iterator[InputItem | ErrorRow]:
+def _unsupported(shown: str, suffix: str) -> ErrorRow:
+    return _error(
+        shown,
+        f"unsupported file type {shown_path(suffix) or '(no suffix)'!r}; supported: {', '.join(sorted(SUPPORTED))}",
+        SKIP_STAGE,
+    )
+
+
+def _walk(
+    folder: Path,
+    shown: str,
+    root: str,
+    relative: str,
+    depth: int,
+    limits: Limits,
+    seen: set[str],
+    excluded: set[str],
+) -> Iterator[InputItem | ErrorRow]:
     real = os.path.realpath(folder)
     if real in seen:
         logger.info("not following %s again (real path %s already visited)", shown, shown_path(real))
         return
     seen.add(real)
+    if real in excluded:
+        logger.info("not reading %s: the output folder", shown)
+        return
     if depth > limits.max_dir_depth:
         yield _error(shown, f"folder nesting deeper than {limits.max_dir_depth} levels; not read")
         return
@@ -277,32 +317,42 @@ def _walk(folder: Path, shown: str, depth: int, limits: Limits, seen: set[str]) 
     except OSError as exc:
         yield _error(shown, f"cannot list folder: {_os_reason(exc)}")
         return
+    if any(e.name == OUTPUT_MARKER for e in entries):
+        yield _error(shown, f"a zongjie output folder (it holds {OUTPUT_MARKER}); not read as input", SKIP_STAGE)
+        return
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        child = os.path.join(shown, shown_path(entry.name))
+        name = shown_path(entry.name)
+        child = os.path.join(shown, name)
+        rel = f"{relative}/{name}" if relative else name
         try:
             is_dir = entry.is_dir()
             is_file = not is_dir and entry.is_file()
         except OSError as exc:
             yield _error(child, _os_reason(exc))
             continue
-        if is_dir:
-            yield from _walk(Path(entry.path), child, depth + 1, limits, seen)
+        if entry.name.startswith("."):
+            kind = "folder; not walked" if is_dir else "file; not read"
+            yield _error(child, f"hidden {kind} (its name starts with '.')", SKIP_STAGE)
             continue
-        if Path(entry.name).suffix.lower() not in SUPPORTED:
+        if is_dir:
+            yield from _walk(Path(entry.path), child, root, rel, depth + 1, limits, seen, excluded)
             continue
         if not is_file:
             reason = "broken symbolic link" if entry.is_symlink() else "not a regular file"
             yield _error(child, reason)
+            continue
+        if Path(entry.name).suffix.lower() not in SUPPORTED:
+            yield _unsupported(child, Path(entry.name).suffix)
             continue
         # realpath costs a system call per path component: only a link needs it
         real_file = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real, entry.name)
         if real_file in seen:
             logger.debug("skipping %s: already read as %s", child, shown_path(real_file))
             continue
+        if real_file in excluded:
+            continue
         seen.add(real_file)
-        yield InputItem(path=Path(entry.path), source_path=child)
+        yield InputItem(path=Path(entry.path), source_path=child, key=input_key(rel), root=root)
 
 
 def shown_path(path: str) -> str:
@@ -411,12 +461,16 @@ def read_bytes(
     *,
     rules: IngestRules | None = None,
     depth: int = 0,
+    key: str | None = None,
 ) -> ReadResult:
     """Read ``data`` as a file with ``suffix`` (``".txt"``, ``".zip"``, …).
 
-    ``depth`` is the number of archives ``data`` sits in (0 for a file on disk).
+    ``depth`` is the number of archives ``data`` sits in (0 for a file on disk). ``key`` is the
+    input's document key (:mod:`extract.doc_ids`; by default the file name's stem); the
+    documents read carry it, an archive's members their own keys under it.
     """
     limits = limits or Limits()
+    key = key or input_key(PurePosixPath(source_path.replace("\\", "/").split("!/")[-1]).name)
     suffix = suffix.lower()
     fmt = FORMATS.get(suffix)
     if fmt is None:
@@ -424,7 +478,7 @@ def read_bytes(
     if fmt == "zip":
         from extract.ingest.archive import read_zip
 
-        return read_zip(data, source_path, limits, rules=rules, depth=depth + 1)
+        return read_zip(data, source_path, limits, rules=rules, depth=depth + 1, key=key + suffix)
     if not data:
         raise IngestError("ingest", "empty file")
     if len(data) > limits.max_bytes(suffix):
@@ -447,6 +501,9 @@ def read_bytes(
     elif fmt == "html":
         from extract.ingest.html import read_html
 
+        if _GENERATOR.search(data[:4096]):
+            raise IngestError(SKIP_STAGE, "a page written by zongjie (its report); not read as input")
+
         doc = read_html(data, source_path, rules or default_ingest_rules(), warnings=warnings)
     else:
         from extract.ingest.pdf import read_pdf
@@ -460,6 +517,7 @@ def read_bytes(
         reason = f"{count} lone surrogate code point(s) replaced with U+FFFD; the rest of the text was read"
         logger.warning("%s: %s", source_path, reason)
         warnings.append(ErrorRow(path=source_path, stage="decode", reason=reason))
+    doc = doc.model_copy(update={"doc_key": key})
     if len(doc.text) > limits.max_text_chars:
         raise IngestError(
             "ingest",

@@ -21,7 +21,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from extract.doc_ids import member_key, unique_key
 from extract.ingest import (
+    SKIP_STAGE,
     SUPPORTED,
     IngestError,
     IngestRules,
@@ -186,6 +188,7 @@ def read_zip(
     rules: IngestRules | None = None,
     depth: int = 1,
     budget: Budget | None = None,
+    key: str | None = None,
 ) -> ReadResult:
     """Read every supported member of a zip.
 
@@ -193,7 +196,13 @@ def read_zip(
     ``archive.zip!/inner/name.txt`` (nested: ``a.zip!/b.zip!/c.txt``). ``depth`` is this
     archive's nesting level (1 for a zip on disk). Raises :class:`IngestError` when the archive
     as a whole is refused (not a zip, too many entries, too large when expanded).
+    ``key`` is the archive's document key with its suffix (``2019.zip``): each member's is
+    :func:`~extract.doc_ids.member_key` of it, two members wanting one key resolved as files are.
+    Every member is accounted for: read, or a row (a member of an unsupported type, hidden, or a
+    macOS resource fork is one with stage ``skip``).
     """
+    key = key or PurePosixPath(source_path.replace("\\", "/").split("!/")[-1]).name
+    keys: dict[str, str] = {}
     limits = limits or Limits()
     if depth > limits.max_zip_depth:
         raise IngestError("ingest", f"archive nested deeper than {limits.max_zip_depth} levels; not read")
@@ -214,12 +223,26 @@ def read_zip(
                 errors.append(ErrorRow(path=shown, stage="ingest", reason=f"unsafe member name refused: {refused}"))
                 continue
             parts = PurePosixPath(name.replace("\\", "/")).parts
-            if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+            if any(part == "__MACOSX" for part in parts):
+                errors.append(ErrorRow(path=shown, stage=SKIP_STAGE, reason="macOS resource fork (__MACOSX); not read"))
+                continue
+            if any(part.startswith(".") for part in parts):
+                errors.append(ErrorRow(path=shown, stage=SKIP_STAGE, reason="hidden member (a name starts with '.')"))
                 continue
             suffix = PurePosixPath(parts[-1]).suffix.lower() if parts else ""
             if suffix not in SUPPORTED:
-                logger.debug("%s: skipped (unsupported type)", shown)
+                errors.append(
+                    ErrorRow(
+                        path=shown,
+                        stage=SKIP_STAGE,
+                        reason=f"unsupported file type {suffix or '(no suffix)'!r}; supported: "
+                        + ", ".join(sorted(SUPPORTED)),
+                    )
+                )
                 continue
+            wanted = member_key(key, name)
+            mine = unique_key(wanted, suffix, "", lambda k: "" if k in keys else None)
+            keys[mine] = name
             if info.filename in suspicious:
                 errors.append(ErrorRow(path=shown, stage="ingest", reason=suspicious[info.filename]))
                 continue
@@ -243,9 +266,11 @@ def read_zip(
                     )
                 member = read_member(zf, info, budget, dataclasses.replace(limits, max_file_bytes=cap))
                 if suffix == ".zip":
-                    result = read_zip(member, shown, limits, rules=rules, depth=depth + 1, budget=budget)
+                    result = read_zip(
+                        member, shown, limits, rules=rules, depth=depth + 1, budget=budget, key=mine + suffix
+                    )
                 else:
-                    result = read_bytes(member, suffix, shown, limits, rules=rules, depth=depth)
+                    result = read_bytes(member, suffix, shown, limits, rules=rules, depth=depth, key=mine)
             except IngestError as exc:
                 logger.warning("%s: %s", shown, exc.reason)
                 errors.append(exc.to_row(shown))

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 GOLD_SUFFIX = ".gold.jsonl"
 # Folders whose gold is only ever scored, never trained on.
-SKIPPED_FOLDERS = frozenset({"heldout"})
+SKIPPED_FOLDERS = frozenset({"heldout", "real"})  # real: third-party pages, texts kept apart
 
 
 @dataclass(frozen=True, slots=True)

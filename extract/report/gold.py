@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from extract.doc_ids import doc_order
 from extract.report.corrections import apply_corrections, export_corrected, figure_rows, read_corrections
 from extract.store import Store
 
@@ -79,14 +80,9 @@ def gold_by_file(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, 
             continue
         grouped[gold_file_name(str(row["doc_id"]))].append(row)
     return {
-        name: [gold_line(r) for r in sorted(items, key=lambda r: (_doc_order(str(r["doc_id"])), int(r["start"])))]
+        name: [gold_line(r) for r in sorted(items, key=lambda r: (doc_order(str(r["doc_id"])), int(r["start"])))]
         for name, items in sorted(grouped.items())
     }
-
-
-def _doc_order(doc_id: str) -> tuple[str, int]:
-    stem, _, part = doc_id.partition("#")
-    return (stem, int(part) if part.isdigit() else 0)
 
 
 def export_gold(directory: Path, out: Path | None = None, *, all_documents: bool = False) -> list[Path]:

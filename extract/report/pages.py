@@ -25,6 +25,7 @@ import pandas as pd
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from extract.doc_ids import doc_order
 from extract.report.corrections import export_corrected, has_table
 from extract.report.data import (
     DocBundle,
@@ -271,7 +272,7 @@ def overview(con: duckdb.DuckDBPyConnection, docs: list[dict[str, Any]], ctx: Co
     for f in found:
         sev_by_doc.setdefault(str(f["doc_id"]), Counter())[str(f["severity"])] += 1
     rows = []
-    for d in docs:
+    for d in sorted(docs, key=lambda d: doc_order(str(d["doc_id"]))):  # parts in order: #2 before #10
         key = (d.get("sha256"), d["doc_id"])
         sev = sev_by_doc.get(str(d["doc_id"]), Counter())
         rows.append(
