@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint rules wheel-check clean bench model
+.PHONY: demo test lint rules wheel-check clean bench model real-check real-eval
 
 # The modules compiled at install (pyproject.toml's mypyc hook): an edit to one needs a reinstall,
 # else the compiled copy of the old code keeps running.
@@ -35,6 +35,16 @@ rules: $(STAMP)
 model: $(STAMP)
 	rm -rf extract/model/trained
 	$(BIN)/zongjie train --gold corpus/ --out extract/model/trained --seed 0
+
+## real-check: which real-page texts (corpus/real/texts, git-ignored) are missing or changed, and how
+## to gather them again from the manifest
+real-check:
+	$(PYTHON) extract/realpages.py check
+
+## real-eval: extract the real pages present and print the scorer's lines for real-dev, real-test and
+## each kind of document (says so plainly when the texts are absent)
+real-eval: $(STAMP)
+	$(BIN)/python -m extract.realpages eval --out out/real
 
 ## bench: build a 200 MB archive from corpus/ (bench/data/, reused), time 1 and 2 workers, bare jieba,
 ## 10/50/200 MB, peak memory and the audit; writes bench/RESULTS.md (about an hour on 2 busy cores)
