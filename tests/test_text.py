@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -183,3 +184,26 @@ def test_tokens_are_available_to_later_stages(pipeline) -> None:
     tokens = pipeline.tokens(doc)
     assert [t.text for t in tokens] == ["全镇", "签订", "工资专项集体合同", "31", "份"]
     assert all(doc.text.text[t.start : t.end] == t.text for t in tokens)
+
+
+def test_a_template_site_excerpt_splits_from_its_first_heading(rules) -> None:
+    """A page announcing (精选12篇) whose excerpt starts at 篇7: parts #7 and #8; the site's intro
+    belongs to none, and its 上一篇/下一篇 links are furniture."""
+    path = Path(__file__).parent.parent / "corpus" / "shapes" / "template-site-excerpt.txt"
+    docs = DocumentPreparer(rules)(raw_from_text(path.read_text(encoding="utf-8"), "t"), "t")
+    assert [d.meta.doc_id for d in docs] == ["t#7", "t#8"]
+    assert "上一篇" not in docs[-1].text.text.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("乡镇工会工作总结\n\n乡镇工会工作总结1\n全镇新建工会5家。\n", ["g#1"]),  # its title on a line above
+        ("年度总结\n全镇工会工作总结1\n新建工会5家。\n", ["g"]),  # no title above, no announcement
+        ("中学工会工作总结 篇1\n新建工会5家。\n", ["g#1"]),  # a lone heading naming 篇
+        ("工会总结\n今年工作分三步，详见篇1\n新建工会5家。\n", ["g"]),  # prose ending in 篇1
+        ("工会工作报告汇编3篇\n\n2021年工会工作报告第1篇\n新建工会5家。\n", ["g#1"]),
+    ],
+)
+def test_compilation_headings_of_template_sites(rules, text: str, ids: list[str]) -> None:
+    assert [d.meta.doc_id for d in DocumentPreparer(rules)(raw_from_text(text, "g"), "g")] == ids

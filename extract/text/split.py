@@ -40,12 +40,15 @@ class Splitter:
     def __call__(self, text: str) -> list[PartSpan]:
         """The parts of ``text``: numbered parts of a compilation, or one part for the whole.
 
-        A file is a compilation when its headings number 1, 2, 3… in order (at least two), or
-        when it announces (共N篇) and has at least one heading.
+        A file is a compilation when its headings number 1, 2, 3… in order (at least two); when
+        it announces one (共N篇, 精选5篇) and has a heading, the run may start past 1 (a web page's
+        excerpt that begins at 篇25); a lone heading 1 opens one when it names 篇, or when its
+        title stands alone on a line above it (a template site's page title).
         """
-        headings = self._numbered_run(self.find_headings(text))
-        announced = self.collection.search(text[:500])
-        if len(headings) >= 2 or (announced and headings):
+        announced = self.collection.search(text[:500]) is not None
+        headings = self._numbered_run(self.find_headings(text), announced)
+        lone = len(headings) == 1 and headings[0][2] == 1 and _opens_alone(text, headings[0])
+        if len(headings) >= 2 or (announced and headings) or lone:
             spans = []
             for i, (start, _end, n, title) in enumerate(headings):
                 stop = headings[i + 1][0] if i + 1 < len(headings) else len(text)
@@ -54,13 +57,28 @@ class Splitter:
         return [PartSpan(None, 0, len(text), None)]
 
     @staticmethod
-    def _numbered_run(headings: list[tuple[int, int, int, str]]) -> list[tuple[int, int, int, str]]:
-        """Keep the headings that count up from 1 without gaps; stray lines like "篇1" in prose drop out."""
+    def _numbered_run(
+        headings: list[tuple[int, int, int, str]], from_any: bool = False
+    ) -> list[tuple[int, int, int, str]]:
+        """Keep the headings that count up from 1 without gaps (stray lines like "篇1" in prose drop
+        out); with none numbered 1 and ``from_any``, those counting up from the first heading's."""
+        first = 1 if not from_any or any(h[2] == 1 for h in headings) else (headings[0][2] if headings else 1)
         run: list[tuple[int, int, int, str]] = []
         for heading in headings:
-            if heading[2] == len(run) + 1:
+            if heading[2] == first + len(run):
                 run.append(heading)
         return run
+
+
+def _opens_alone(text: str, heading: tuple[int, int, int, str]) -> bool:
+    start, end, _, title = heading
+    if regex.search(r"[，。；;！？,!?]", title):  # a line of prose that ends in 篇1, not a heading
+        return False
+    if "篇" in text[start:end]:
+        return True
+    return (
+        bool(title) and regex.search(rf"(?m)^[ \t\u3000]*{regex.escape(title)}[ \t\u3000]*$", text[:start]) is not None
+    )
 
 
 def part_text(mapped: MappedText, span: PartSpan) -> MappedText:
