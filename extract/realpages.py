@@ -37,6 +37,8 @@ KINDS = ("work_summary", "news_report", "funds_report", "statistics_table", "ele
 SCRIPTS = ("simplified", "traditional", "mixed")
 STATUSES = ("actual", "plan", "prior")
 CHANGES = ("delta", "rate")
+# the doc_type vocabulary of documents.jsonl: schemas.documents.DocType plus statistics_table, which
+# issue 20 adds there (written out: this module runs without the project's dependencies)
 DOC_TYPES = (
     "work_summary",
     "funds_audit_report",

@@ -82,6 +82,9 @@ class Units(StrictModel):
     approx_after: list[str]
     range_joiners: list[str]
     placeholders: list[Regex]
+    table_unit_labels: list[str] = Field(
+        default_factory=list, description="words naming a table's unit before a colon: 单位：万元"
+    )
 
     @field_validator("placeholders")
     @classmethod

@@ -204,7 +204,8 @@ def test_gold_figures_yield_only_the_planted_errors(rules: RuleSet) -> None:
     for gold in golds:
         text = gold.with_name(gold.name.replace(".gold.jsonl", ".txt")).read_text(encoding="utf-8")
         lines = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
-        rows += gold_figures(text, lines, rules)
+        # a change (比上年增减 -3.2) is no total: docs/annotation-notes.md, and no record takes one
+        rows += gold_figures(text, [row for row in lines if not row.get("change")], rules)
     out = run_audit(pd.DataFrame(), pd.DataFrame(rows, columns=list(FIGURE_COLUMNS)))
     loud = {
         (r["doc_id"], r["rule"], r["arithmetic"]) for r in _found(out["findings"]) if r["severity"] != "info"

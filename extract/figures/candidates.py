@@ -39,6 +39,9 @@ class Candidate:
         return not self.unit
 
 
+# spaces a range may hold around its joiner (2 - 3次); not tabs or line breaks: cells of a table row
+_SPACE = "[ \u00a0\u3000]*"
+
 # A Chinese numeral glued to a preceding numeral character belongs to a longer word (十有四).
 _CN_GUARD = "零〇○一二三四五六七八九十百千万亿两"
 
@@ -73,7 +76,7 @@ class CandidateFinder:
             (?<![0-9.A-Za-z{_CN_GUARD}])(?<!\d,)
             (?:(?P<pct>百分之)(?P<num>百(?![分万亿])|{number})|(?P<num>{number}))
             (?:[ \u00a0]?(?P<scale1>{scale}{{1,2}}))?
-            (?:\s*(?P<join>{_alternation(units.range_joiners)})\s*(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
+            (?:{_SPACE}(?P<join>{_alternation(units.range_joiners)}){_SPACE}(?P<num2>{number})(?P<scale2>{scale}{{0,2}}))?
             (?![0-9.])
             (?:[ \u00a0]?(?P<mid>{after_num}))?
             (?P<scale3>{scale}{{0,2}})
@@ -87,6 +90,34 @@ class CandidateFinder:
             raise RuntimeError(f"candidate pattern groups changed: {order}")
         self.placeholder = compile_short(placeholder)
         self.chinese = compile_short(CHINESE_NUMERAL)
+        unit_words = f"(?P<scale>{scale}{{0,2}})(?P<unit>{_alternation(list(self.unit_of))}|%|％)"
+        labels = _alternation(units.table_unit_labels) if units.table_unit_labels else "(?!)"
+        self.stated_unit = regex.compile(rf"(?:{labels})\s*[:：]\s*{unit_words}")
+        self.bracket_unit = regex.compile(rf"[(（]\s*{unit_words}\s*[)）]")
+
+    def table_unit(self, label: str, above: str = "") -> tuple[Decimal, str, tuple[str, ...]] | None:
+        """The unit a table gives a bare cell: ``(万人)`` in its row label (or header), else the last
+        ``单位：万元`` line in ``above`` (the text over the table), as (multiplier, unit, classes).
+
+        >>> from extract.rules import load_rules
+        >>> finder = CandidateFinder(load_rules().units)
+        >>> finder.table_unit("在岗职工(万人)"), finder.table_unit("会员", "单位：元")
+        ((Decimal('10000'), '人', ('person', 'person_time')), (Decimal('1'), '元', ('money',)))
+        >>> finder.table_unit("地区") is None
+        True
+        """
+        hit = self.bracket_unit.search(label)
+        if hit is None:
+            hits = list(self.stated_unit.finditer(above))
+            hit = hits[-1] if hits else None
+        if hit is None:
+            return None
+        unit_text = hit.group("unit")
+        unit, classes = ("%", ("percent",)) if unit_text in ("%", "％") else self.unit_of[unit_text][:2]
+        multiplier = Decimal(1)
+        for ch in hit.group("scale"):
+            multiplier *= self.scales[ch]
+        return multiplier, unit, classes
 
     def __call__(self, text: str) -> list[Candidate]:
         # every match first, then each read: the engine's scan and the reading each run in one go

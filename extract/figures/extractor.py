@@ -16,6 +16,7 @@ from extract.figures.candidates import Candidate, CandidateFinder
 from extract.figures.metric import MetricAssigner, MetricMatch
 from extract.figures.nonfigures import NonFigureFinder, SpanIndex
 from extract.figures.status import StatusAssigner, StatusDecision
+from extract.numbers import normal_decimal
 from extract.patterns import compile_short, phrases, words
 from extract.rules import RuleSet
 from extract.text.bounds import back_to, forward_to, sentence_span
@@ -26,6 +27,10 @@ SENTENCE_BREAKS = "。;；!！?？\n"
 CLAUSE_BREAKS = SENTENCE_BREAKS + ",，:：、"
 # where a sentence longer than the bounds' reach is cut instead: a clause, or a table's cell
 LONG_SENTENCE_BREAKS = CLAUSE_BREAKS + " \t|\u3000"
+_NUMBER_CHARS = " \u3000.,%+-*"
+_YEAR_CELL = regex.compile(r"(?:19[5-9]\d|20[0-4]\d)")
+# how far above a table cell its table's "单位：万元" line may stand
+TABLE_UNIT_REACH = 2000
 _CLAUSE_NOT_LIST = CLAUSE_BREAKS.replace("、", "")  # a clause, whose list items (、) stay in it
 # A number with no measure word is kept only where it stands apart (space, punctuation, line end):
 # glued to a word it is a code or a name (4050就业, 329国道).
@@ -139,6 +144,8 @@ class RuleExtractor:
             reason = f"{span.reason} ({span.rule_id}: {text[span.start : span.end]!r})"
         elif cand.bare and not self._bare_ok(text, cand):
             reason = "number without a measure word, glued to a word (a code or name)"
+        elif cand.bare:
+            reason = _not_a_cell_figure(text, cand)
         if reason:
             return Decision(text[cand.start : cand.end], cand.start, cand.end, False, reason)
         sent_start, sent_end = sentence_span(text, cand.start, cand.end, SENTENCE_BREAKS, LONG_SENTENCE_BREAKS)
@@ -246,6 +253,15 @@ class RuleExtractor:
         """A number in a table cell: its column header and row label stand in for the sentence."""
         header, row_label, line_start, line_end = table
         text = doc.text.text
+        if cand.bare and cand.value is not None and cand.start > line_start and text[cand.start - 1] in "-−":
+            # a signed cell (比上年增减 -9.91): the sign is the figure's
+            cand = replace(cand, start=cand.start - 1, value=-cand.value)
+        if cand.bare and cand.value is not None:  # a bare cell takes its table's unit: (万人), 单位：元
+            row = " ".join(c for c in text[line_start:line_end].split("\t") if _is_label(c))
+            found = self.finder.table_unit(f"{row} {header}", text[max(0, line_start - TABLE_UNIT_REACH) : line_start])
+            if found is not None:
+                multiplier, unit, classes = found
+                cand = replace(cand, value=normal_decimal(cand.value * multiplier), unit=unit, unit_classes=classes)
         context = f"{row_label}，{header}"
         shifted = replace(
             cand,
@@ -454,7 +470,7 @@ def _table_cell(text: str, cand: Candidate) -> tuple[int, int] | None:
     after = text[cand.end : line_end]
     cell_before = before.rsplit("\t", 1)[-1]
     cell_after = after.split("\t", 1)[0]
-    if cell_before.strip() or cell_after.strip():
+    if cell_before.strip() not in ("", "-", "−", "+") or cell_after.strip():  # a sign is the cell's
         return None
     return line_start, before.count("\t")
 
@@ -473,6 +489,8 @@ def _table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | No
     line_end = len(text) if line_end < 0 else line_end
     n_cells = text.count("\t", line_start, line_end) + 1
     row_label = text[line_start:line_end].split("\t", 1)[0].strip()
+    if not row_label:  # a row reshaped from one cell per line (extract.text.tables): its label cells
+        row_label = " ".join(c.strip() for c in text[line_start:line_end].split("\t") if _is_label(c))
     pos = line_start - 1
     for _ in range(40):  # tables are short; do not wander into the prose above
         if pos <= 0:
@@ -488,7 +506,32 @@ def _table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | No
         if "\t" not in text[prev_start:pos] and text[prev_start:pos].strip():
             break
         pos = prev_start - 1
+    return "", row_label, line_start, line_end  # no header found: the row label alone
+
+
+def _not_a_cell_figure(text: str, cand: Candidate) -> str | None:
+    """Why a bare number alone in a table cell is no figure: a row of years heading the columns,
+    or the row's number (序号) before its label."""
+    cell = _table_cell(text, cand)
+    if cell is None or cand.value is None:
+        return None
+    line_start, column = cell
+    line_end = text.find("\n", cand.end)
+    cells = [c.strip() for c in text[line_start : line_end if line_end >= 0 else len(text)].split("\t")]
+    numbers = [c for c in cells if c and not _is_label(c)]
+    if numbers and all(_YEAR_CELL.fullmatch(c) for c in numbers):
+        return "a year heading a table column"
+    filled = [i for i, c in enumerate(cells) if c]
+    if filled and filled[0] == column and cand.value == int(cand.value) < 1000:
+        after = [cells[i] for i in filled[1:2]]
+        if after and _is_label(after[0]):
+            return "the row's number in a table (序号)"
     return None
+
+
+def _is_label(cell: str) -> bool:
+    """A cell that names rather than counts: it holds a character that is no digit or separator."""
+    return any(not (ch.isdigit() or ch in _NUMBER_CHARS) for ch in cell.strip())
 
 
 def _subject(text: str, sent_start: int, cand: Candidate, match: MetricMatch | None) -> str | None:

@@ -14,6 +14,7 @@ from extract.text.metadata import Described, Describer
 from extract.text.normalise import MappedText, normalise
 from extract.text.script import detect_script, to_simplified_table
 from extract.text.split import Splitter
+from extract.text.tables import reshape_tables
 from schemas.documents import DocumentMeta, RawDocument
 
 
@@ -55,6 +56,7 @@ class DocumentPreparer:
         out = []
         for span in self.splitter(mapped.text):
             part, _ = self.furniture(mapped.slice(span.start, span.end))
+            part = reshape_tables(part)
             described = self.describer(part.text, span.heading, raw.title_hint)
             facts = _facts(described, known, path_year)
             start, end = part.span(0, len(part.text)) if part.text else (part.index[0], part.index[0])
