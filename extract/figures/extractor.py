@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Protocol
 
 import regex
@@ -257,8 +258,7 @@ class RuleExtractor:
             # a signed cell (比上年增减 -9.91): the sign is the figure's
             cand = replace(cand, start=cand.start - 1, value=-cand.value)
         if cand.bare and cand.value is not None:  # a bare cell takes its table's unit: (万人), 单位：元
-            row = " ".join(c for c in text[line_start:line_end].split("\t") if _is_label(c))
-            found = self.finder.table_unit(f"{row} {header}", text[max(0, line_start - TABLE_UNIT_REACH) : line_start])
+            found = self._cell_unit(text, cand, line_start, line_end, header)
             if found is not None:
                 multiplier, unit, classes = found
                 cand = replace(cand, value=normal_decimal(cand.value * multiplier), unit=unit, unit_classes=classes)
@@ -290,6 +290,43 @@ class RuleExtractor:
                 confidence_from=match,
             )
         ]
+
+    def _cell_unit(
+        self, text: str, cand: Candidate, line_start: int, line_end: int, header: str
+    ) -> tuple[Decimal, str, tuple[str, ...]] | None:
+        """The unit of a bare table cell, nearest statement first: its row's label (在岗职工(万人));
+        a header row above (``(个) | 单位数 | (万人)``), a cell without a unit taking the one to its
+        left (a merged parent header); the nearest row above whose label states one, when it is
+        the table's first row (a yearbook's sub-rows, #国有单位, share its unit); the table's
+        单位：万元 line. A header row no wider than the row's numbers stands over the numbers
+        alone: the label column's header is merged above it (地区 over two header rows)."""
+        cells = _cells(text[line_start:line_end])
+        found = self.finder.table_unit(" ".join(c for c in cells if _is_label(c)))
+        if found is not None:
+            return found
+        column = text.count("\t", line_start, cand.start) - _leading_empty(text[line_start:line_end])
+        numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
+        pos = line_start - 1
+        for _ in range(40):  # tables are short; do not wander into the prose above
+            if pos <= 0:
+                break
+            prev_start = text.rfind("\n", 0, pos) + 1
+            line = text[prev_start:pos]
+            if "\t" not in line:
+                break
+            above = _cells(line)
+            if _is_header_row(above):
+                i = column - numbers[0] if numbers and len(above) <= len(numbers) else column
+                for j in range(min(i, len(above) - 1), -1, -1):
+                    hit = self.finder.table_unit(above[j])
+                    if hit is not None:
+                        return hit
+            else:
+                hit = self.finder.table_unit(" ".join(c for c in above if _is_label(c)))
+                if hit is not None:  # a parent row's unit, only from the table's first row
+                    return hit if _opens_table(text, prev_start) else None
+            pos = prev_start - 1
+        return self.finder.table_unit(header, text[max(0, line_start - TABLE_UNIT_REACH) : line_start])
 
     def _build(
         self,
@@ -527,6 +564,40 @@ def _not_a_cell_figure(text: str, cand: Candidate) -> str | None:
         if after and _is_label(after[0]):
             return "the row's number in a table (序号)"
     return None
+
+
+def _opens_table(text: str, line_start: int) -> bool:
+    """Whether the row at ``line_start`` is its table's first row of numbers (the line above it is
+    a header row, prose, or nothing)."""
+    if line_start <= 0:
+        return True
+    prev_start = text.rfind("\n", 0, line_start - 1) + 1
+    above = text[prev_start : line_start - 1].split("\t")
+    return len(above) < 2 or _is_header_row(above)
+
+
+def _is_header_row(cells: list[str]) -> bool:
+    """A row of labels, or of labels and years (指标 | 1995 | 2000): no cell counts anything."""
+    return not any(c.strip() and not _is_label(c) and not _YEAR_CELL.fullmatch(c.strip()) for c in cells)
+
+
+def _cells(line: str) -> list[str]:
+    """A row's cells without the empty ones its leading and trailing separators leave."""
+    cells = line.split("\t")
+    start, end = 0, len(cells)
+    while start < end and not cells[start].strip():
+        start += 1
+    while end > start and not cells[end - 1].strip():
+        end -= 1
+    return cells[start:end]
+
+
+def _leading_empty(line: str) -> int:
+    cells = line.split("\t")
+    n = 0
+    while n < len(cells) and not cells[n].strip():
+        n += 1
+    return n
 
 
 def _is_label(cell: str) -> bool:
