@@ -21,6 +21,8 @@ __all__ = ["reshape_tables"]
 _NUMBER_CELL = regex.compile(r"[ \t\u3000]*[-+]?(?:\d[\d,]*(?:\.\d+)?%?|\*{2,}|…{1,2})[ \t\u3000]*")
 _PIPE = regex.compile(r"[|｜]")
 _HAN = regex.compile(r"\p{Han}")
+# a line holding one number and nothing else (a pipe may close it): a cell of a one-per-line table
+_NUMBER_LINE = regex.compile(r"^[ \t\u3000]*[-+]?\d[\d,]*(?:\.\d+)?%?[ \t\u3000|｜]*$", regex.MULTILINE)
 _DOTS = regex.compile(r"(?<=\S)(?:\.{2,}|…{2,}|·{2,})(?=\S)")
 #: a block of one cell per line needs this many number lines, and this share of its lines
 MIN_NUMBER_LINES = 6
@@ -43,19 +45,25 @@ def reshape_tables(mapped: MappedText) -> MappedText:
     '雇员工会\\t    821\\t    828'
     """
     text = mapped.text
+    piped = "|" in text or "｜" in text
+    dotted = ".." in text or "……" in text or "··" in text
+    cell_lines = len(_NUMBER_LINE.findall(text)) >= MIN_NUMBER_LINES
+    if not (piped or dotted or cell_lines):  # most documents: no table to reshape, told in C
+        return mapped
     chars = list(text)
     lines = _lines(text)
     # a text with a row of numbers between pipes is a table: its header and label rows too
-    if any(len(cells := _PIPE.split(text[s:e])) >= 2 and any(map(_is_number, cells)) for s, e in lines):
+    if piped and any(len(cells := _PIPE.split(text[s:e])) >= 2 and any(map(_is_number, cells)) for s, e in lines):
         for hit in _PIPE.finditer(text):
             chars[hit.start()] = "\t"
-    for start, end in lines:
+    for start, end in lines if dotted else ():
         if _DOTS.search(text, start, end) and _is_number(_DOTS.split(text[start:end])[-1].split("(")[0]):
             for hit in _DOTS.finditer(text, start, end):
                 chars[hit.start()] = "\t"
                 for i in range(hit.start() + 1, hit.end()):
                     chars[i] = " "
-    _join_cell_lines(text, lines, chars)
+    if cell_lines:
+        _join_cell_lines(text, lines, chars)
     new = "".join(chars)
     return mapped if new == text else MappedText(new, mapped.index)
 
