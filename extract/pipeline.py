@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
+from extract.doc_ids import KeyRegistry
 from extract.figures.extractor import Extraction, Extractor, RuleExtractor
 from extract.ingest import IngestError, Limits, iter_inputs, read_path
 from extract.rules import RuleSet, load_rules
@@ -132,12 +133,14 @@ def extract_text(text: str, doc_id: str = "text", pipeline: Pipeline | None = No
 def read_all(paths: Iterable[Path | str], limits: Limits | None = None) -> Iterator[RawDocument | ErrorRow]:
     """Every document under ``paths``; an input that fails in any way becomes an ErrorRow."""
     limits = limits or Limits()
+    keys = KeyRegistry()  # ids unique among the inputs read, as a store makes them
     for item in iter_inputs(paths, limits):
         if isinstance(item, ErrorRow):
             yield item
             continue
+        key = keys.assign(item.key, item.path.suffix.lower(), item.root) if item.key else None
         try:
-            result = read_path(item.path, limits, source_path=item.source_path)
+            result = read_path(item.path, limits, source_path=item.source_path, key=key)
         except IngestError as exc:
             yield exc.to_row(item.source_path)
             continue

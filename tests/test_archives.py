@@ -323,3 +323,17 @@ def test_eval_of_a_folder_extracted_whole_matches_gold_named_by_stems(tmp_path: 
     result = CliRunner().invoke(cli, ["eval", str(tmp_path / "corpus"), str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["figures"]["f1"] >= 0.95
+
+
+def test_the_python_api_gives_the_same_ids_as_the_command(tmp_path: Path) -> None:
+    from extract.pipeline import DocumentResult, iter_results
+
+    for year, shift in (("2021", 0), ("2022", 3)):
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "工作总结.txt").write_text(dev_text("dev-town-union-2012", shift), encoding="utf-8")
+    ids = [
+        r.document.doc_id for r in iter_results([tmp_path / "2021", tmp_path / "2022"]) if isinstance(r, DocumentResult)
+    ]
+    assert ids == ["工作总结", "2022/工作总结"]
+    extract([tmp_path / "2021", tmp_path / "2022"], tmp_path / "out")
+    assert sorted(tables(tmp_path / "out")["documents"]["doc_id"]) == sorted(ids)

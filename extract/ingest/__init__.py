@@ -403,8 +403,9 @@ def read_path(
     *,
     source_path: str | None = None,
     rules: IngestRules | None = None,
+    key: str | None = None,
 ) -> ReadResult:
-    """Read one file by its suffix.
+    """Read one file by its suffix (``key``: its document key, see :func:`read_bytes`).
 
     Returns ``ReadResult(documents, errors)``: one document for a plain file; for a zip, one
     per good member plus an ``ErrorRow`` per refused or unreadable member. Raises
@@ -427,7 +428,7 @@ def read_path(
         raise IngestError("ingest", f"cannot read file: {_os_reason(exc)}") from exc
     if len(data) > cap:
         raise IngestError("ingest", f"file is over the {_size(cap)} limit")
-    return read_bytes(data, suffix, shown, limits, rules=rules)
+    return read_bytes(data, suffix, shown, limits, rules=rules, key=key)
 
 
 def read_capped(fh: BinaryIO, size: int, cap: int) -> bytes:
