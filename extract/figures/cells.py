@@ -1,0 +1,168 @@
+"""Table cells: where a number standing alone in a tab-separated row sits, what heads its column,
+what labels its row, and the unit its table gives it.
+
+Rows are tab-separated lines: a .docx table as read, or a table flattened into text that
+``extract.text.tables`` gave its rows back. The rule extractor asks these for every bare number.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import regex
+
+from extract.figures.candidates import Candidate, CandidateFinder
+
+__all__ = ["cell_unit", "not_a_cell_figure", "table_cell", "table_context"]
+
+_NUMBER_CHARS = " \u3000.,%+-*"
+_YEAR_CELL = regex.compile(r"(?:19[5-9]\d|20[0-4]\d)")
+# how far above a table cell its table's "单位：万元" line may stand
+TABLE_UNIT_REACH = 2000
+
+
+def cell_unit(
+    finder: CandidateFinder, text: str, cand: Candidate, line_start: int, line_end: int, header: str
+) -> tuple[Decimal, str, tuple[str, ...]] | None:
+    """The unit of a bare table cell, nearest statement first: its row's label (在岗职工(万人));
+    a header row above (``(个) | 单位数 | (万人)``), a cell without a unit taking the one to its
+    left (a merged parent header); the nearest row above whose label states one, when it is
+    the table's first row (a yearbook's sub-rows, #国有单位, share its unit); the table's
+    单位：万元 line. A header row no wider than the row's numbers stands over the numbers
+    alone: the label column's header is merged above it (地区 over two header rows)."""
+    cells = _cells(text[line_start:line_end])
+    found = finder.table_unit(" ".join(c for c in cells if _is_label(c)))
+    if found is not None:
+        return found
+    column = text.count("\t", line_start, cand.start) - _leading_empty(text[line_start:line_end])
+    numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
+    pos = line_start - 1
+    for _ in range(40):  # tables are short; do not wander into the prose above
+        if pos <= 0:
+            break
+        prev_start = text.rfind("\n", 0, pos) + 1
+        line = text[prev_start:pos]
+        if "\t" not in line:
+            break
+        above = _cells(line)
+        if _is_header_row(above):
+            i = column - numbers[0] if numbers and len(above) <= len(numbers) else column
+            for j in range(min(i, len(above) - 1), -1, -1):
+                hit = finder.table_unit(above[j])
+                if hit is not None:
+                    return hit
+        else:
+            hit = finder.table_unit(" ".join(c for c in above if _is_label(c)))
+            if hit is not None:  # a parent row's unit, only from the table's first row
+                return hit if _opens_table(text, prev_start) else None
+        pos = prev_start - 1
+    return finder.table_unit(header, text[max(0, line_start - TABLE_UNIT_REACH) : line_start])
+
+
+def table_cell(text: str, cand: Candidate) -> tuple[int, int] | None:
+    """(line start, column) when the candidate fills a whole cell of a tab-separated row."""
+    line_start = text.rfind("\n", 0, cand.start) + 1
+    line_end = text.find("\n", cand.end)
+    line_end = len(text) if line_end < 0 else line_end
+    if text.find("\t", line_start, line_end) < 0:  # no copy of the line for the common case
+        return None
+    before = text[line_start : cand.start]
+    after = text[cand.end : line_end]
+    cell_before = before.rsplit("\t", 1)[-1]
+    cell_after = after.split("\t", 1)[0]
+    if cell_before.strip() not in ("", "-", "−", "+") or cell_after.strip():  # a sign is the cell's
+        return None
+    return line_start, before.count("\t")
+
+
+def table_context(text: str, cand: Candidate) -> tuple[str, str, int, int] | None:
+    """(column header, row label, line start, line end) for a number standing alone in a table cell.
+
+    The header is the nearest line above with the same number of cells whose cell in this column
+    holds no digit.
+    """
+    cell = table_cell(text, cand)
+    if cell is None:
+        return None
+    line_start, column = cell
+    line_end = text.find("\n", cand.end)
+    line_end = len(text) if line_end < 0 else line_end
+    n_cells = text.count("\t", line_start, line_end) + 1
+    row_label = text[line_start:line_end].split("\t", 1)[0].strip()
+    if not row_label:  # a row reshaped from one cell per line (extract.text.tables): its label cells
+        row_label = " ".join(c.strip() for c in text[line_start:line_end].split("\t") if _is_label(c))
+    pos = line_start - 1
+    for _ in range(40):  # tables are short; do not wander into the prose above
+        if pos <= 0:
+            break
+        prev_start = text.rfind("\n", 0, pos) + 1
+        cells = text[prev_start:pos].split("\t")
+        if len(cells) == n_cells and not any(ch.isdigit() for ch in cells[column]):
+            # The line above the header, when it is prose, is the table's caption.
+            cap_end = prev_start - 1
+            cap_start = text.rfind("\n", 0, max(cap_end, 0)) + 1
+            caption = text[cap_start:cap_end] if cap_end > 0 and "\t" not in text[cap_start:cap_end] else ""
+            return f"{caption.strip()[-20:]}，{cells[column].strip()}", row_label, line_start, line_end
+        if "\t" not in text[prev_start:pos] and text[prev_start:pos].strip():
+            break
+        pos = prev_start - 1
+    return "", row_label, line_start, line_end  # no header found: the row label alone
+
+
+def not_a_cell_figure(text: str, cand: Candidate) -> str | None:
+    """Why a bare number alone in a table cell is no figure: a row of years heading the columns,
+    or the row's number (序号) before its label."""
+    cell = table_cell(text, cand)
+    if cell is None or cand.value is None:
+        return None
+    line_start, column = cell
+    line_end = text.find("\n", cand.end)
+    cells = [c.strip() for c in text[line_start : line_end if line_end >= 0 else len(text)].split("\t")]
+    numbers = [c for c in cells if c and not _is_label(c)]
+    if numbers and all(_YEAR_CELL.fullmatch(c) for c in numbers):
+        return "a year heading a table column"
+    filled = [i for i, c in enumerate(cells) if c]
+    if filled and filled[0] == column and cand.value == int(cand.value) < 1000:
+        after = [cells[i] for i in filled[1:2]]
+        if after and _is_label(after[0]):
+            return "the row's number in a table (序号)"
+    return None
+
+
+def _opens_table(text: str, line_start: int) -> bool:
+    """Whether the row at ``line_start`` is its table's first row of numbers (the line above it is
+    a header row, prose, or nothing)."""
+    if line_start <= 0:
+        return True
+    prev_start = text.rfind("\n", 0, line_start - 1) + 1
+    above = text[prev_start : line_start - 1].split("\t")
+    return len(above) < 2 or _is_header_row(above)
+
+
+def _is_header_row(cells: list[str]) -> bool:
+    """A row of labels, or of labels and years (指标 | 1995 | 2000): no cell counts anything."""
+    return not any(c.strip() and not _is_label(c) and not _YEAR_CELL.fullmatch(c.strip()) for c in cells)
+
+
+def _cells(line: str) -> list[str]:
+    """A row's cells without the empty ones its leading and trailing separators leave."""
+    cells = line.split("\t")
+    start, end = 0, len(cells)
+    while start < end and not cells[start].strip():
+        start += 1
+    while end > start and not cells[end - 1].strip():
+        end -= 1
+    return cells[start:end]
+
+
+def _leading_empty(line: str) -> int:
+    cells = line.split("\t")
+    n = 0
+    while n < len(cells) and not cells[n].strip():
+        n += 1
+    return n
+
+
+def _is_label(cell: str) -> bool:
+    """A cell that names rather than counts: it holds a character that is no digit or separator."""
+    return any(not (ch.isdigit() or ch in _NUMBER_CHARS) for ch in cell.strip())
