@@ -39,6 +39,7 @@ class Candidate:
         return not self.unit
 
 
+_HAN = regex.compile(r"\p{Han}")
 # spaces a range may hold around its joiner (2 - 3次); not tabs or line breaks: cells of a table row
 _SPACE = "[ \u00a0\u3000]*"
 
@@ -141,8 +142,9 @@ class CandidateFinder:
         if (chinese or placeholder) and not unit:
             return None  # 一些, 十有四上墙, XX镇: a Chinese numeral or placeholder counts only with its unit
         scale = (scale1 or "") + scale3
-        if scale and not unit and not mid:
-            # 3万 alone is rare as a figure and common in names (万名干部): keep only with a unit.
+        if scale and not unit and not mid and _HAN.match(hit.string, hit.end()):
+            # 3万 glued to a word is a name (万名干部); standing apart (会员41万，) it is a figure
+            # whose measure word the text left out
             return None
         value = None if placeholder else self._value(num, scale, pct)
         value_max = None
