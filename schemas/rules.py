@@ -72,6 +72,8 @@ class Unit(StrictModel):
     classes: list[UnitClass] = Field(min_length=1, description="the unit classes it can express")
     aliases: list[str] = Field(default_factory=list, description="other spellings that normalise to it")
     time: bool = Field(default=False, description="a unit of time: its number is a date or period")
+    as_unit: str | None = Field(default=None, description="written as this unit instead (成 → %)")
+    times: int = Field(default=1, ge=1, description="with as_unit: the number times this (8成 → 80%)")
 
 
 class Units(StrictModel):

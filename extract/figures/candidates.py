@@ -63,9 +63,12 @@ class CandidateFinder:
 
     def __init__(self, units: Units) -> None:
         self.unit_of: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+        self.times: dict[str, int] = {}  # units written as another: 成 → % times 10
         for u in units.units:
             for spelling in [u.unit, *u.aliases]:
-                self.unit_of[spelling] = (u.unit, tuple(u.classes), u.time)
+                self.unit_of[spelling] = (u.as_unit or u.unit, tuple(u.classes), u.time)
+                if u.as_unit:
+                    self.times[spelling] = u.times
         self.scales = units.scales
         placeholder = "|".join(f"(?:{p})" for p in units.placeholders)
         number = rf"(?:{ARABIC_NUMBER}|{CHINESE_DECIMAL}|{CHINESE_NUMERAL}|{placeholder})"
@@ -123,7 +126,12 @@ class CandidateFinder:
     def __call__(self, text: str) -> list[Candidate]:
         # every match first, then each read: the engine's scan and the reading each run in one go
         hits = list(self.pattern.finditer(text))
-        return [cand for cand in map(self._read, hits) if cand is not None]
+        found: list[Candidate] = []
+        for cand in map(self._read, hits):
+            # a candidate may end past its match (9成4 takes the 4): the next match inside it is none
+            if cand is not None and (not found or cand.start >= found[-1].end):
+                found.append(cand)
+        return found
 
     def _read(self, hit: regex.Match[str]) -> Candidate | None:
         # groups() by position: a group by name costs 2.5x the whole tuple in ``regex``
@@ -147,6 +155,14 @@ class CandidateFinder:
             # whose measure word the text left out
             return None
         value = None if placeholder else self._value(num, scale, pct)
+        times = self.times.get(unit_text or "", 1)
+        tail = 0
+        if times > 1 and value is not None:
+            value *= times
+            digit = parse_number(hit.string[hit.end() : hit.end() + 1]) if hit.end() < len(hit.string) else None
+            if digit is not None and 0 < digit < times:  # 9成4: four more tenths' tenths
+                value += digit
+                tail = 1
         value_max = None
         if num2:
             value_max = self._value(num2, (scale2 or "") + scale3, pct)
@@ -163,7 +179,7 @@ class CandidateFinder:
             )
         return Candidate(
             start=start,
-            end=end,
+            end=end + tail,
             num_start=num_start,
             num_end=num_end,
             value=value,
