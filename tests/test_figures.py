@@ -337,3 +337,14 @@ def test_a_figure_failing_validation_is_rejected_and_no_parent_of_the_next() -> 
     ]
     assert [(d.surface, d.kept) for d in extraction.decisions] == [("300人", False), ("120人", True), ("20万元", True)]
     assert extraction.decisions[0].reason.startswith("failed validation")
+
+
+def test_a_table_cell_of_an_earlier_years_column_is_a_baseline(run) -> None:
+    """A flattened yearbook table: the 2022 column is prior, the latest year's actual."""
+    figures = run("| 指 标 | 2022年 | 2023年 |\n| 会员人数(人) | 1,200 | 1,350 |\n| 基层工会(个) | 46 | 52 |\n")
+    assert [(f.surface, f.value, f.status) for f in figures] == [
+        ("1,200", Decimal(1200), "prior"),
+        ("1,350", Decimal(1350), "actual"),
+        ("46", Decimal(46), "prior"),
+        ("52", Decimal(52), "actual"),
+    ]

@@ -13,10 +13,11 @@ import regex
 
 from extract.figures.candidates import Candidate, CandidateFinder
 
-__all__ = ["cell_unit", "not_a_cell_figure", "table_cell", "table_context"]
+__all__ = ["cell_unit", "column_year", "not_a_cell_figure", "table_cell", "table_context"]
 
 _NUMBER_CHARS = " \u3000.,%+-*"
 _YEAR_CELL = regex.compile(r"(?:19[5-9]\d|20[0-4]\d)")
+_YEAR_IN_CELL = regex.compile(r"((?:19[5-9]|20[0-4])\d)\s*年?(?:末|底|度)?")
 # how far above a table cell its table's "单位：万元" line may stand
 TABLE_UNIT_REACH = 2000
 
@@ -166,3 +167,33 @@ def _leading_empty(line: str) -> int:
 def _is_label(cell: str) -> bool:
     """A cell that names rather than counts: it holds a character that is no digit or separator."""
     return any(not (ch.isdigit() or ch in _NUMBER_CHARS) for ch in cell.strip())
+
+
+def column_year(text: str, cand: Candidate, line_start: int, line_end: int) -> tuple[int, int] | None:
+    """The year heading a cell's column and the latest year of that header row (2019 | 2020 | 2021),
+    from the nearest header row above that names years, aligned as :func:`cell_unit` aligns."""
+    cells = _cells(text[line_start:line_end])
+    column = text.count("\t", line_start, cand.start) - _leading_empty(text[line_start:line_end])
+    numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
+    pos = line_start - 1
+    for _ in range(40):
+        if pos <= 0:
+            break
+        prev_start = text.rfind("\n", 0, pos) + 1
+        line = text[prev_start:pos]
+        if "\t" not in line:
+            break
+        above = _cells(line)
+        if _is_header_row(above):
+            years = [_year_in(c) for c in above]
+            if sum(y is not None for y in years) >= 2:
+                i = column - numbers[0] if numbers and len(above) <= len(numbers) else column
+                mine = years[i] if 0 <= i < len(years) else None
+                return None if mine is None else (mine, max(y for y in years if y is not None))
+        pos = prev_start - 1
+    return None
+
+
+def _year_in(cell: str) -> int | None:
+    hit = _YEAR_IN_CELL.fullmatch(cell.strip())
+    return int(hit.group(1)) if hit else None

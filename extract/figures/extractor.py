@@ -13,7 +13,7 @@ import regex
 from pydantic import ValidationError
 
 from extract.figures.candidates import Candidate, CandidateFinder
-from extract.figures.cells import cell_unit, not_a_cell_figure, table_cell, table_context
+from extract.figures.cells import cell_unit, column_year, not_a_cell_figure, table_cell, table_context
 from extract.figures.metric import MetricAssigner, MetricMatch
 from extract.figures.nonfigures import NonFigureFinder, SpanIndex
 from extract.figures.status import StatusAssigner, StatusDecision
@@ -258,6 +258,10 @@ class RuleExtractor:
             if found is not None:
                 multiplier, unit, classes = found
                 cand = replace(cand, value=normal_decimal(cand.value * multiplier), unit=unit, unit_classes=classes)
+        if status.status == "actual":  # a column of an earlier year than the table's latest: a baseline
+            years = column_year(text, cand, line_start, line_end)
+            if years is not None and years[0] < years[1]:
+                status = StatusDecision("prior", f"column {years[0]} (latest {years[1]})")
         context = f"{row_label}，{header}"
         shifted = replace(
             cand,
