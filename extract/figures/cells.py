@@ -7,6 +7,7 @@ Rows are tab-separated lines: a .docx table as read, or a table flattened into t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import regex
@@ -35,28 +36,17 @@ def cell_unit(
     found = finder.table_unit(" ".join(c for c in cells if _is_label(c)))
     if found is not None:
         return found
-    column = text.count("\t", line_start, cand.start) - _leading_empty(text[line_start:line_end])
-    numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
-    pos = line_start - 1
-    for _ in range(40):  # tables are short; do not wander into the prose above
-        if pos <= 0:
-            break
-        prev_start = text.rfind("\n", 0, pos) + 1
-        line = text[prev_start:pos]
-        if "\t" not in line:
-            break
-        above = _cells(line)
+    column = _column(text, cand, line_start, line_end)
+    for row_start, above in _rows_above(text, line_start):
         if _is_header_row(above):
-            i = column - numbers[0] if numbers and len(above) <= len(numbers) else column
-            for j in range(min(i, len(above) - 1), -1, -1):
+            for j in range(min(_over(column, cells, above), len(above) - 1), -1, -1):
                 hit = finder.table_unit(above[j])
                 if hit is not None:
                     return hit
         else:
             hit = finder.table_unit(" ".join(c for c in above if _is_label(c)))
             if hit is not None:  # a parent row's unit, only from the table's first row
-                return hit if _opens_table(text, prev_start) else None
-        pos = prev_start - 1
+                return hit if _opens_table(text, row_start) else None
     return finder.table_unit(header, text[max(0, line_start - TABLE_UNIT_REACH) : line_start])
 
 
@@ -156,12 +146,33 @@ def _cells(line: str) -> list[str]:
     return cells[start:end]
 
 
-def _leading_empty(line: str) -> int:
-    cells = line.split("\t")
-    n = 0
-    while n < len(cells) and not cells[n].strip():
-        n += 1
-    return n
+def _column(text: str, cand: Candidate, line_start: int, line_end: int) -> int:
+    """The candidate's cell among its row's :func:`_cells` (leading empty cells not counted)."""
+    line = text[line_start:line_end]
+    lead = len(line) - len(line.lstrip("\t \u3000"))
+    return text.count("\t", line_start, cand.start) - line.count("\t", 0, lead)
+
+
+def _rows_above(text: str, line_start: int) -> Iterator[tuple[int, list[str]]]:
+    """The table rows over the row at ``line_start``, nearest first, as (start, :func:`_cells`);
+    they end at a line without a tab (tables are short: at most 40, so prose is never wandered into)."""
+    pos = line_start - 1
+    for _ in range(40):
+        if pos <= 0:
+            return
+        row_start = text.rfind("\n", 0, pos) + 1
+        line = text[row_start:pos]
+        if "\t" not in line:
+            return
+        yield row_start, _cells(line)
+        pos = row_start - 1
+
+
+def _over(column: int, cells: list[str], header: list[str]) -> int:
+    """The cell of ``header`` over ``column`` of ``cells``: a header row no wider than the row's
+    numbers stands over the numbers alone (the label column's header is merged above it)."""
+    numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
+    return column - numbers[0] if numbers and len(header) <= len(numbers) else column
 
 
 def _is_label(cell: str) -> bool:
@@ -173,24 +184,14 @@ def column_year(text: str, cand: Candidate, line_start: int, line_end: int) -> t
     """The year heading a cell's column and the latest year of that header row (2019 | 2020 | 2021),
     from the nearest header row above that names years, aligned as :func:`cell_unit` aligns."""
     cells = _cells(text[line_start:line_end])
-    column = text.count("\t", line_start, cand.start) - _leading_empty(text[line_start:line_end])
-    numbers = [i for i, c in enumerate(cells) if c.strip() and not _is_label(c)]
-    pos = line_start - 1
-    for _ in range(40):
-        if pos <= 0:
-            break
-        prev_start = text.rfind("\n", 0, pos) + 1
-        line = text[prev_start:pos]
-        if "\t" not in line:
-            break
-        above = _cells(line)
+    column = _column(text, cand, line_start, line_end)
+    for _, above in _rows_above(text, line_start):
         if _is_header_row(above):
             years = [_year_in(c) for c in above]
             if sum(y is not None for y in years) >= 2:
-                i = column - numbers[0] if numbers and len(above) <= len(numbers) else column
+                i = _over(column, cells, above)
                 mine = years[i] if 0 <= i < len(years) else None
                 return None if mine is None else (mine, max(y for y in years if y is not None))
-        pos = prev_start - 1
     return None
 
 
